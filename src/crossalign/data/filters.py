@@ -1,0 +1,123 @@
+"""Cleaning filters for translation pairs: length bounds, length ratio, identical sides, duplicates.
+
+Filters are applied in a fixed order (identical -> length -> ratio -> duplicate) and every
+dropped pair is counted under the name of the first filter that rejected it, so the
+statistics of ``crossalign generate`` say exactly why data went missing.
+
+Lengths are counted per side: characters after stripping, and words as whitespace-separated
+tokens. Word counts are meaningless for scripts written without spaces (Chinese, Japanese,
+Thai): use the character bounds for those.
+
+Duplicates are detected on normalised text (Unicode NFKC, case-folded, whitespace
+collapsed), per language pair. ``dedup="pair"`` drops a pair whose two sides were both seen
+together before; ``dedup="side"`` drops a pair if either side was seen before in that
+language, which avoids false negatives (the same sentence twice) among in-batch negatives of
+the contrastive loss.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from crossalign.data.pairs import Pair
+from crossalign.errors import ConfigError
+
+DEDUP_MODES = ("none", "pair", "side")
+
+
+@dataclass
+class FilterConfig:
+    min_chars: int = field(
+        default=1, metadata={"help": "Drop pairs with a side shorter than this many characters."}
+    )
+    max_chars: int | None = field(
+        default=None,
+        metadata={"help": "Drop pairs with a side longer than this many characters (none: no limit)."},
+    )
+    min_words: int | None = field(
+        default=None,
+        metadata={"help": "Drop pairs with a side of fewer whitespace-separated words (not for zh/ja/th)."},
+    )
+    max_words: int | None = field(
+        default=None, metadata={"help": "Drop pairs with a side of more whitespace-separated words."}
+    )
+    max_length_ratio: float | None = field(
+        default=None,
+        metadata={"help": "Drop pairs whose longer side has more than this times the other's characters."},
+    )
+    drop_identical: bool = field(
+        default=True, metadata={"help": "Drop pairs whose two sides are the same text after normalisation."}
+    )
+    dedup: str = field(
+        default="pair",
+        metadata={
+            "help": "Duplicate removal on normalised text, per language pair: none; pair (same source "
+            "and target); side (either side already seen: no repeated sentence among contrastive negatives).",
+            "choices": list(DEDUP_MODES),
+        },
+    )
+
+    def validate(self) -> None:
+        for lo, hi in (("min_chars", "max_chars"), ("min_words", "max_words")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise ConfigError(f"filters.{lo} ({a}) is larger than filters.{hi} ({b})")
+        if self.max_length_ratio is not None and self.max_length_ratio < 1:
+            raise ConfigError(f"filters.max_length_ratio must be >= 1, got {self.max_length_ratio}")
+        if self.dedup not in DEDUP_MODES:
+            raise ConfigError(f"filters.dedup: {self.dedup!r} is not one of {list(DEDUP_MODES)}")
+
+
+def normalise(text: str) -> str:
+    """The key used for duplicate and identity checks: NFKC, case-folded, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _length_reason(text: str, cfg: FilterConfig) -> str | None:
+    n = len(text)
+    if n < cfg.min_chars:
+        return "too_short_chars"
+    if cfg.max_chars is not None and n > cfg.max_chars:
+        return "too_long_chars"
+    if cfg.min_words is not None or cfg.max_words is not None:
+        w = len(text.split())
+        if cfg.min_words is not None and w < cfg.min_words:
+            return "too_short_words"
+        if cfg.max_words is not None and w > cfg.max_words:
+            return "too_long_words"
+    return None
+
+
+def filter_pairs(pairs: Iterable[Pair], cfg: FilterConfig, drops: Counter) -> Iterator[Pair]:
+    """Yield the pairs that pass ``cfg``; count each dropped one in ``drops`` by reason."""
+    seen_pairs: set[tuple[str, str, str, str]] = set()
+    seen_sides: set[tuple[str, str]] = set()
+    for p in pairs:
+        reason = None
+        ns, nt = normalise(p.src), normalise(p.tgt)
+        if cfg.drop_identical and ns == nt:
+            reason = "identical_sides"
+        if reason is None:
+            reason = _length_reason(p.src, cfg) or _length_reason(p.tgt, cfg)
+        if reason is None and cfg.max_length_ratio is not None:
+            a, b = len(p.src), len(p.tgt)
+            if max(a, b) > cfg.max_length_ratio * max(1, min(a, b)):
+                reason = "length_ratio"
+        if reason is None and cfg.dedup == "pair":
+            key = (p.src_lang, p.tgt_lang, ns, nt)
+            if key in seen_pairs:
+                reason = "duplicate"
+            seen_pairs.add(key)
+        elif reason is None and cfg.dedup == "side":
+            a, b = (p.src_lang, ns), (p.tgt_lang, nt)
+            if a in seen_sides or b in seen_sides:
+                reason = "duplicate"
+            else:  # only kept sentences block later ones
+                seen_sides.update((a, b))
+        if reason is not None:
+            drops[reason] += 1
+            continue
+        yield p
