@@ -22,6 +22,7 @@ from crossalign.languages import UnknownLanguageError
 # name -> (module, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("crossalign.commands.generate", "build AFP training samples from pairs or instruction data"),
+    "train": ("crossalign.commands.train", "align a causal LM: contrastive + cross-lingual instruction loss"),
 }
 
 

@@ -1,0 +1,40 @@
+"""crossalign train: align a causal LM with translation pairs (AFP): contrastive loss on a
+pooled internal layer + response-only LM loss on cross-lingual instructions.
+
+    crossalign train --config configs/train/gemma3_270m_ddtp.yaml
+    crossalign train --model.name_or_path facebook/xglm-564M --data.train_file samples.jsonl \\
+        --contrastive.layer auto --monitor.heldout 500 --training.max_steps 5000
+    torchrun --nproc_per_node 2 -m crossalign.cli train --config ...      # data parallel
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m crossalign.cli train --config ...
+
+Input: JSON lines from ``crossalign generate``. Output (``training.output_dir``):
+``config.yaml`` (resolved configuration), ``checkpoint-N/`` (resumable; ``--training.
+resume_from_checkpoint latest``), ``runs/`` (TensorBoard), and ``model/``: a standard
+Hugging Face checkpoint (LoRA merged unless ``lora.merge false``) with its tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crossalign.train.config import TrainConfig
+
+Config = TrainConfig
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _say(msg: str) -> None:
+    if _is_main():
+        print(f"crossalign train: {msg}", flush=True)
+
+
+def main(cfg: Config) -> int:
+    from crossalign.train.run import run_training
+
+    out = run_training(cfg, say=_say)
+    if out is not None:
+        _say(f"model saved to {out}")
+    return 0

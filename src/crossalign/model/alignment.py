@@ -1,0 +1,105 @@
+"""The AFP training module: pooled representations at one layer and the response-only LM loss.
+
+    module = AlignmentModel(lm, layer=9, pooling="mean", packing="position_ids")
+    out = module(**batch)   # batch from crossalign.data.collate.AlignmentCollator
+    out["anchors"], out["positives"], out["negatives"]   # (B, H), (B, H), (K, H)
+    out["clm_sum"], out["clm_count"]                     # summed -log p over response tokens
+
+Both passes run in one ``forward`` so that a data-parallel wrapper (DDP, FSDP) sees one
+forward per backward. The contrastive pass runs only the blocks below the pooled layer
+(:func:`crossalign.model.layers.hidden_states_at`). The LM pass runs the backbone without its
+head and applies the output layer only at supervised positions through the fused chunked
+loss (:mod:`crossalign.losses.clm`), so (B, T, V) logits never exist. One code path for any
+``AutoModelForCausalLM`` (plain or wrapped by PEFT).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from crossalign.data.packing import packed_model_inputs
+from crossalign.losses.clm import lm_loss
+from crossalign.model.layers import backbone, hidden_states_at, text_config
+from crossalign.model.lm_head import output_head
+from crossalign.model.pooling import pool
+
+IGNORE = -100
+
+
+class AlignmentModel(nn.Module):
+    main_input_name = "cl_input_ids"
+    accepts_loss_kwargs = False  # the trainer normalises the losses itself
+
+    def __init__(
+        self,
+        lm: nn.Module,
+        layer: int,
+        pooling: str = "mean",
+        packing: str = "position_ids",
+        chunk_size: int = 1024,
+    ):
+        super().__init__()
+        self.lm = lm
+        self.layer = layer
+        self.pooling = pooling
+        self.packing = packing
+        self.chunk_size = chunk_size
+
+    @property
+    def config(self):
+        return self.lm.config
+
+    @property
+    def hidden_size(self) -> int:
+        return int(text_config(self.lm).hidden_size)
+
+    def encode_pairs(self, input_ids, attention_mask, pool_mask, num_pairs: int) -> dict[str, torch.Tensor]:
+        states = hidden_states_at(self.lm, input_ids, attention_mask, [self.layer])[
+            self.layer
+        ]  # (2B+K, T, H)
+        reps = pool(states, pool_mask, self.pooling)  # (2B+K, H)
+        b = num_pairs
+        return {"anchors": reps[:b], "positives": reps[b : 2 * b], "negatives": reps[2 * b :]}
+
+    def lm_loss_sum(self, input_ids, labels, attention_mask=None, lengths=None) -> tuple[torch.Tensor, int]:
+        """Summed -log p of the response tokens of (B, T) padded or (1, sum L) packed sequences."""
+        if lengths is not None:
+            dtype = next(self.lm.parameters()).dtype
+            kwargs = packed_model_inputs(input_ids, lengths.tolist(), self.packing, dtype)
+        else:
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        hidden = backbone(self.lm)(**kwargs, use_cache=False).last_hidden_state  # (B, T, H)
+        shifted = labels[:, 1:]  # (B, T-1): token t+1 is predicted from position t
+        sel = shifted != IGNORE
+        head = output_head(self.lm)
+        return lm_loss(
+            hidden[:, :-1][sel],
+            shifted[sel],
+            head.weight,
+            head.bias,
+            head.scale,
+            head.softcap,
+            self.chunk_size,
+        )
+
+    def forward(
+        self,
+        num_pairs=None,
+        num_targets=None,
+        cl_input_ids=None,
+        cl_attention_mask=None,
+        cl_pool_mask=None,
+        cl_num_negatives=None,
+        clm_input_ids=None,
+        clm_labels=None,
+        clm_attention_mask=None,
+        clm_lengths=None,
+    ) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        if cl_input_ids is not None:
+            out.update(self.encode_pairs(cl_input_ids, cl_attention_mask, cl_pool_mask, int(num_pairs)))
+        if clm_input_ids is not None:
+            out["clm_sum"], n = self.lm_loss_sum(clm_input_ids, clm_labels, clm_attention_mask, clm_lengths)
+            out["clm_count"] = torch.tensor(n, device=clm_input_ids.device)
+        return out

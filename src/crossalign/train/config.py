@@ -1,0 +1,187 @@
+"""Configuration of ``crossalign train``: one dataclass per concern, mirrored by YAML.
+
+    crossalign train --config configs/train/gemma3_270m_ddtp.yaml --training.max_steps 100
+
+Defaults are the AFP reference hyper-parameters (``../shared/AFP.md``): AdamW, lr 1e-5,
+cosine schedule with 3% warm-up, 5,000 steps, per-device batch 2, max length 512,
+``w_cl = 1.0``, ``w_clm = 1.5``, temperature 0.05, seed 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crossalign.errors import ConfigError
+from crossalign.model.load import ModelConfig
+from crossalign.model.pooling import POOLING_METHODS
+
+
+def _model_default() -> ModelConfig:
+    # Train in float32 weights; bf16 runs as autocast (training.bf16), which keeps fp32 master weights.
+    return ModelConfig(dtype="float32")
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = field(default=False, metadata={"help": "Train LoRA adapters instead of all weights."})
+    r: int = field(default=16, metadata={"help": "LoRA rank."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (scaling = alpha / r)."})
+    dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata={
+            "help": "Module names to adapt (e.g. q_proj v_proj), or all-linear (every linear but the head)."
+        },
+    )
+    merge: bool = field(default=True, metadata={"help": "Merge the adapters into the saved final model."})
+
+
+@dataclass
+class DataConfig:
+    train_file: str = field(default="", metadata={"help": "JSON lines written by `crossalign generate`."})
+    max_samples: int | None = field(default=None, metadata={"help": "Use only the first N samples."})
+
+
+@dataclass
+class ContrastiveConfig:
+    weight: float = field(
+        default=1.0, metadata={"help": "w_cl, the weight of the contrastive loss (0 = off)."}
+    )
+    layer: str = field(
+        default="middle",
+        metadata={
+            "help": "Pooled layer: an integer (0 = embedding output, negative = from the top), "
+            "'middle', or 'auto' (the layer where the base model's retrieval of held-out "
+            "pairs peaks; needs monitor.heldout > 0)."
+        },
+    )
+    pooling: str = field(
+        default="mean", metadata={"help": "Pooling over tokens.", "choices": list(POOLING_METHODS)}
+    )
+    include_special: bool = field(
+        default=False, metadata={"help": "Include special tokens such as BOS in mean pooling."}
+    )
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature tau."})
+    symmetric: bool = field(default=False, metadata={"help": "Average the src->tgt and tgt->src losses."})
+    hard_negatives: bool = field(
+        default=False, metadata={"help": "Use pair.hard_negative of each sample as an extra negative."}
+    )
+    max_length: int = field(
+        default=128, metadata={"help": "Sentences are cut to this many tokens (counted)."}
+    )
+
+
+@dataclass
+class ClmConfig:
+    weight: float = field(default=1.5, metadata={"help": "w_clm, the weight of the LM loss (0 = off)."})
+    max_length: int = field(default=512, metadata={"help": "Maximum tokens of prompt + response."})
+    batching: str = field(
+        default="packing",
+        metadata={
+            "help": "padding, or padding-free packing with per-sample attention boundaries "
+            "(falls back to padding, with a message, for models that cannot pack).",
+            "choices": ["padding", "packing"],
+        },
+    )
+    truncation: str = field(
+        default="left",
+        metadata={
+            "help": "A sample longer than max_length: 'left' cuts the start of the prompt (keeping "
+            "the leading special token), 'skip' drops the sample. Both are counted.",
+            "choices": ["left", "skip"],
+        },
+    )
+    add_eos: bool = field(default=True, metadata={"help": "Append the EOS token to every response."})
+    chunk_size: int = field(default=1024, metadata={"help": "Positions per chunk of the fused LM-head loss."})
+
+
+@dataclass
+class TrainingConfig:
+    output_dir: str = field(
+        default="runs/afp", metadata={"help": "Where checkpoints and the final model go."}
+    )
+    learning_rate: float = field(default=1e-5, metadata={"help": "AdamW learning rate."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name."})
+    warmup_ratio: float = field(default=0.03, metadata={"help": "Share of steps for linear warm-up."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (0 = off)."})
+    max_steps: int = field(default=5000, metadata={"help": "Optimizer steps."})
+    per_device_train_batch_size: int = field(
+        default=2, metadata={"help": "Samples per device and micro-batch."}
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "Micro-batches per optimizer step."}
+    )
+    bf16: str = field(
+        default="auto",
+        metadata={
+            "help": "bf16 autocast: auto = on a GPU that supports it.",
+            "choices": ["auto", "true", "false"],
+        },
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of initialisation, data order and dropout."})
+    logging_steps: int = field(default=10, metadata={"help": "Log every N steps."})
+    save_steps: int = field(default=500, metadata={"help": "Save a resumable checkpoint every N steps."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most N checkpoints."})
+    report_to: list[str] = field(
+        default_factory=lambda: ["tensorboard"], metadata={"help": "tensorboard, wandb, none..."}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in backward."}
+    )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Freeze the input embedding matrix (and a head tied to it)."},
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "A checkpoint-N folder, or 'latest' for the newest in output_dir."}
+    )
+    dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
+    ddp_backend: str | None = field(
+        default=None, metadata={"help": "nccl, gloo...; default: nccl on GPU, gloo on CPU."}
+    )
+
+
+@dataclass
+class MonitorConfig:
+    heldout: int = field(
+        default=0,
+        metadata={
+            "help": "Hold out the pairs of the last N samples from training and score their retrieval."
+        },
+    )
+    every: int = field(
+        default=0, metadata={"help": "Score held-out retrieval every N steps (0 = only at start/end)."}
+    )
+    batch_size: int = field(
+        default=32, metadata={"help": "Sentences per batch when encoding held-out pairs."}
+    )
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=_model_default)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+    clm: ClmConfig = field(default_factory=ClmConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+
+    def validate(self) -> None:
+        if self.contrastive.weight < 0 or self.clm.weight < 0:
+            raise ConfigError("contrastive.weight and clm.weight must be >= 0")
+        if self.contrastive.weight == 0 and self.clm.weight == 0:
+            raise ConfigError("contrastive.weight and clm.weight are both 0: there is nothing to train")
+        if self.contrastive.temperature <= 0:
+            raise ConfigError(f"contrastive.temperature must be > 0, got {self.contrastive.temperature}")
+        if self.contrastive.layer == "auto" and self.monitor.heldout <= 0:
+            raise ConfigError("contrastive.layer: auto needs held-out pairs: set monitor.heldout (e.g. 500)")
+        if self.clm.max_length < 2 or self.contrastive.max_length < 1:
+            raise ConfigError("clm.max_length must be >= 2 and contrastive.max_length >= 1")
+        if not 0 <= self.training.warmup_ratio < 1:
+            raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {self.training.warmup_ratio}")
+        if self.training.per_device_train_batch_size < 1 or self.training.gradient_accumulation_steps < 1:
+            raise ConfigError(
+                "training.per_device_train_batch_size and gradient_accumulation_steps must be >= 1"
+            )

@@ -1,0 +1,252 @@
+"""Wiring of a training run: model, data, layer choice, Trainer, final save.
+
+    from crossalign.train.run import run_training
+    run_training(TrainConfig(...))
+
+Used by ``crossalign train`` (:mod:`crossalign.commands.train`); every piece it wires is a
+library function that can be used on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from crossalign.config import save_config, to_dict
+from crossalign.errors import ConfigError, InputError
+from crossalign.model.layers import num_layers, resolve_layer, text_config
+from crossalign.train.config import TrainConfig
+
+MAX_POSITION_KEYS = ("max_position_embeddings", "n_positions", "seq_length")
+
+
+def model_max_length(lm) -> int | None:
+    """The longest sequence the model's position encoding allows (None: no limit, e.g. ALiBi)."""
+    cfg = text_config(lm)
+    for key in MAX_POSITION_KEYS:
+        value = getattr(cfg, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_lengths(cfg: TrainConfig, lm) -> None:
+    limit = model_max_length(lm)
+    for name, value in (
+        ("clm.max_length", cfg.clm.max_length),
+        ("contrastive.max_length", cfg.contrastive.max_length),
+    ):
+        if limit is not None and value > limit:
+            raise ConfigError(f"{name} = {value} is longer than the model allows ({limit} positions)")
+
+
+def heldout_split(samples, n: int):
+    """The last ``n`` samples with a pair are held out (not trained on) for retrieval scoring."""
+    if n <= 0:
+        return samples, [], []
+    idx = [i for i, s in enumerate(samples) if s.src is not None][-n:]
+    if len(idx) < 2:
+        raise InputError(f"monitor.heldout = {n} but the training file has fewer than 2 pairs to hold out")
+    held = set(idx)
+    train = [s for i, s in enumerate(samples) if i not in held]
+    if not train:
+        raise InputError("monitor.heldout holds out every sample: nothing is left to train on")
+    return train, [samples[i].src for i in idx], [samples[i].tgt for i in idx]
+
+
+def _bf16(flag: str) -> bool:
+    if flag == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return flag == "true"
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def training_arguments(cfg: TrainConfig):
+    from transformers import TrainingArguments
+
+    t = cfg.training
+    report = [r for r in t.report_to if r != "none"] or "none"
+    backend = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = t.ddp_backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    return TrainingArguments(
+        output_dir=t.output_dir,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler_type,
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        bf16=_bf16(t.bf16),
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        report_to=report,
+        remove_unused_columns=False,
+        dataloader_num_workers=t.dataloader_num_workers,
+        ddp_backend=backend,
+        # Early exit and batches without LM or pair data leave some parameters unused in a step.
+        ddp_find_unused_parameters=True,
+        disable_tqdm=not _is_main_process(),
+    )
+
+
+def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path | None:
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from crossalign.data.collate import AlignmentCollator
+    from crossalign.data.packing import packing_mode
+    from crossalign.model.adapt import (
+        add_lora,
+        enable_gradient_checkpointing,
+        freeze_embeddings,
+        trainable_parameters,
+    )
+    from crossalign.model.alignment import AlignmentModel
+    from crossalign.model.lm_head import check_output_head
+    from crossalign.model.load import load_model, load_tokenizer
+    from crossalign.train.checkpoint import save_final_model
+    from crossalign.train.dataset import tokenize_samples
+    from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
+    from crossalign.train.samples import read_samples
+    from crossalign.train.trainer import AlignmentTrainer
+
+    t = cfg.training
+    if not cfg.data.train_file:
+        raise ConfigError("data.train_file is empty: give the JSON lines written by `crossalign generate`")
+    set_seed(t.seed)
+    samples = read_samples(cfg.data.train_file, cfg.data.max_samples)
+    samples, held_src, held_tgt = heldout_split(samples, cfg.monitor.heldout)
+
+    tokenizer = load_tokenizer(cfg.model)
+    lm = load_model(cfg.model, device=torch.device("cpu"))  # the Trainer places it on its device
+    check_lengths(cfg, lm)
+    check_output_head(lm, torch.tensor([tokenizer("Hello world, this is a check.")["input_ids"]]))
+
+    n = num_layers(lm)
+    layer_scores = None
+    if cfg.contrastive.layer == "auto":
+        layer, layer_scores = choose_layer(
+            lm,
+            tokenizer,
+            held_src,
+            held_tgt,
+            cfg.contrastive.pooling,
+            cfg.contrastive.include_special,
+            cfg.monitor.batch_size,
+        )
+        say(
+            f"layer auto: held-out retrieval by layer {({k: round(v, 3) for k, v in layer_scores.items()})}; "
+            f"pooling layer {layer}"
+        )
+    else:
+        try:
+            layer = resolve_layer(cfg.contrastive.layer, n)
+        except ValueError as exc:
+            raise ConfigError(f"contrastive.layer: {exc}") from None
+
+    mode = "padding"
+    if cfg.clm.batching == "packing" and cfg.clm.weight > 0:
+        mode = packing_mode(lm)
+        if mode == "padding":
+            say(
+                f"{type(lm).__name__} cannot keep packed samples apart (its attention reads neither restarted"
+                " position ids nor a 4D mask); batching LM samples by padding instead"
+            )
+    if cfg.lora.enabled:
+        lm = add_lora(lm, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules)
+    if t.freeze_embeddings:
+        freeze_embeddings(lm)
+    if t.gradient_checkpointing:
+        enable_gradient_checkpointing(lm)
+    trainable, total = trainable_parameters(lm)
+    say(f"{trainable:,} of {total:,} parameters trainable; pooled layer {layer} of {n}; LM batching {mode}")
+
+    data, counts = tokenize_samples(
+        tokenizer,
+        samples,
+        cfg.clm.max_length,
+        cfg.clm.truncation,
+        cfg.clm.add_eos,
+        cfg.contrastive.max_length,
+        use_pairs=cfg.contrastive.weight > 0,
+        use_clm=cfg.clm.weight > 0,
+    )
+    say("data: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if len(data) == 0:
+        raise InputError(
+            "no sample is left to train on after tokenisation (see the counts above)", cfg.data.train_file
+        )
+
+    module = AlignmentModel(
+        lm, layer, cfg.contrastive.pooling, mode if mode != "padding" else "position_ids", cfg.clm.chunk_size
+    )
+    collator = AlignmentCollator(
+        tokenizer.pad_token_id,
+        tokenizer.padding_side,
+        "packing" if mode != "padding" else "padding",
+        cfg.contrastive.include_special,
+    )
+    monitor = None
+    if held_src:
+        monitor = RetrievalMonitor(
+            tokenizer,
+            held_src,
+            held_tgt,
+            layer,
+            cfg.contrastive.pooling,
+            cfg.contrastive.include_special,
+            cfg.monitor.every,
+            cfg.monitor.batch_size,
+        )
+    args = training_arguments(cfg)
+    if args.should_save:
+        save_config(cfg, t.output_dir)
+    trainer = AlignmentTrainer(
+        model=module,
+        args=args,
+        train_dataset=data,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[MonitorCallback(monitor)] if monitor else None,
+        w_cl=cfg.contrastive.weight,
+        w_clm=cfg.clm.weight,
+        temperature=cfg.contrastive.temperature,
+        symmetric=cfg.contrastive.symmetric,
+        monitor=monitor,
+    )
+    if monitor is not None:
+        before = monitor.measure(lm)
+        say(f"held-out retrieval at layer {layer} before training: {before['heldout/retrieval']:.3f}")
+    resume = t.resume_from_checkpoint
+    if resume == "latest":
+        resume = get_last_checkpoint(t.output_dir) if os.path.isdir(t.output_dir) else None
+        if resume is None:
+            raise ConfigError(f"training.resume_from_checkpoint latest: no checkpoint-N in {t.output_dir}")
+    trainer.train(resume_from_checkpoint=resume)
+    extra = {
+        "layer": layer,
+        "layer_scores": layer_scores,
+        "data_counts": dict(counts),
+        "lm_batching": mode,
+        "config": to_dict(cfg),
+    }
+    if monitor is not None:
+        extra["heldout_retrieval_after"] = monitor.measure(lm)["heldout/retrieval"]
+        say(f"held-out retrieval at layer {layer} after training: {extra['heldout_retrieval_after']:.3f}")
+    out = None
+    if args.should_save:
+        out = save_final_model(lm, tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra)
+    trainer.accelerator.wait_for_everyone()
+    return out

@@ -1,0 +1,86 @@
+"""Reading the training samples written by ``crossalign generate`` (JSON lines).
+
+One sample per line::
+
+    {"pair": {"src_lang": "en", "tgt_lang": "zh", "src": "...", "tgt": "...",
+              "hard_negative": "..." (optional)},
+     "prompt": "... Answer in Chinese:", "response": " ...", ...}
+
+A sample may carry only the pair (contrastive only) or only prompt and response (LM
+only); other keys are ignored. The field names live here and nowhere else. A malformed
+line is an :class:`~crossalign.errors.InputError` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from crossalign.errors import InputError
+
+PAIR, SRC, TGT, HARD_NEGATIVE = "pair", "src", "tgt", "hard_negative"
+PROMPT, RESPONSE = "prompt", "response"
+
+
+@dataclass(frozen=True)
+class TrainSample:
+    src: str | None  # contrastive pair (None when the sample has none)
+    tgt: str | None
+    hard_negative: str | None
+    prompt: str | None  # instruction sample (None when the sample has none)
+    response: str | None
+    where: str  # file:line, for messages
+
+
+def _text(obj: dict, key: str, path: Path, line: int, required: bool) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"field {key!r} must be a string, got {value!r}", path, line)
+    if not value.strip() and key != PROMPT:
+        raise InputError(f"field {key!r} is empty", path, line)
+    return value
+
+
+def parse_sample(obj: object, path: Path, line: int) -> TrainSample:
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", path, line)
+    src = tgt = neg = None
+    if obj.get(PAIR) is not None:
+        pair = obj[PAIR]
+        if not isinstance(pair, dict):
+            raise InputError(f"field {PAIR!r} must be an object with {SRC!r} and {TGT!r}", path, line)
+        src = _text(pair, SRC, path, line, True)
+        tgt = _text(pair, TGT, path, line, True)
+        neg = _text(pair, HARD_NEGATIVE, path, line, False)
+    prompt = _text(obj, PROMPT, path, line, False)
+    response = _text(obj, RESPONSE, path, line, prompt is not None)
+    if prompt is None and response is not None:
+        raise InputError(f"field {RESPONSE!r} without {PROMPT!r}", path, line)
+    if src is None and prompt is None:
+        raise InputError(f"a sample needs {PAIR!r} and/or {PROMPT!r} + {RESPONSE!r}", path, line)
+    return TrainSample(src, tgt, neg, prompt, response, f"{path}:{line}")
+
+
+def read_samples(path: str | Path, max_samples: int | None = None) -> list[TrainSample]:
+    """All samples of ``path`` in file order (the first ``max_samples`` if given)."""
+    path = Path(path)
+    if not str(path) or not path.is_file():
+        raise InputError("training file not found (data.train_file)", path)
+    samples: list[TrainSample] = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if max_samples is not None and len(samples) >= max_samples:
+                break
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, line_no) from None
+            samples.append(parse_sample(obj, path, line_no))
+    if not samples:
+        raise InputError("the training file holds no samples", path)
+    return samples
