@@ -9,10 +9,10 @@ tokens. Word counts are meaningless for scripts written without spaces (Chinese,
 Thai): use the character bounds for those.
 
 Duplicates are detected on normalised text (Unicode NFKC, case-folded, whitespace
-collapsed), per language pair. ``dedup="pair"`` drops a pair whose two sides were both seen
-together before; ``dedup="side"`` drops a pair if either side was seen before in that
-language, which avoids false negatives (the same sentence twice) among in-batch negatives of
-the contrastive loss.
+collapsed). ``dedup="pair"`` drops a pair whose two sides were seen together before in the
+same language pair; ``dedup="side"`` drops a pair if either side was already seen in its
+language (in any kept pair), which avoids false negatives (the same sentence twice) among
+the in-batch negatives of the contrastive loss.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ class FilterConfig:
     dedup: str = field(
         default="pair",
         metadata={
-            "help": "Duplicate removal on normalised text, per language pair: none; pair (same source "
-            "and target); side (either side already seen: no repeated sentence among contrastive negatives).",
+            "help": "Duplicate removal on normalised text: none; pair (same source and target in the same "
+            "language pair); side (either side already seen in its language: no repeated sentence among "
+            "contrastive negatives).",
             "choices": list(DEDUP_MODES),
         },
     )

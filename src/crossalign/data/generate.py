@@ -29,8 +29,9 @@ Modes (the reference's sampling; ``pivot`` is the first language):
   ``templates.translate``; the contrastive pair is the (possibly swapped) pair itself.
 
 ``repeat`` r: every item appears exactly ``floor(r)`` times, plus ``round(frac(r) * N)``
-distinct items sampled without replacement appear once more; ``repeat=1.5`` on 1,000 items
-gives exactly 1,500 samples (the reference gives ``int(r*N)+1`` with random multiplicity).
+(rounded half up) distinct items, sampled without replacement, appear once more;
+``repeat=1.5`` on 1,000 items gives exactly 1,500 samples (the reference gives
+``int(r*N)+1`` samples with random per-item multiplicity).
 All randomness comes from one ``random.Random(seed)``: the same inputs and seed give the
 same file byte for byte.
 """
@@ -83,7 +84,7 @@ def repeat_indices(n: int, repeat: float, rng: random.Random) -> tuple[list[int]
     if repeat <= 0 or not math.isfinite(repeat):
         raise ConfigError(f"repeat must be a positive number, got {repeat}")
     full = math.floor(repeat)
-    extra = round((repeat - full) * n)
+    extra = math.floor((repeat - full) * n + 0.5)  # half up: 0.5 x 37 items -> 19
     return list(range(n)) * full + sorted(rng.sample(range(n), extra)), full, extra
 
 
