@@ -189,3 +189,11 @@ def test_format_inference_and_errors(tmp_path):
         list(read_pairs(PairsSpec(paths=["x"], format="csv")))
     with pytest.raises(InputError, match="no such file"):
         infer_format(str(tmp_path / "missing.dat"))
+
+
+def test_folder_of_tsv_files(shared_data):
+    pairs = read_pairs(PairsSpec(paths=[str(shared_data / "parallel")]))
+    counts = Counter(p.langs for p in pairs)
+    assert len(counts) == 13 and all(lang.startswith("en-") for lang in counts)
+    lines = (shared_data / "parallel" / "ddtp.en-de.tsv").read_text(encoding="utf-8").splitlines()
+    assert counts["en-de"] == len(lines)

@@ -27,16 +27,14 @@ Examples:
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossalign.config import save_config
-from crossalign.data.filters import FilterConfig, filter_pairs
+from crossalign.data.filters import FilterConfig
 from crossalign.data.generate import MODES, Sample, generate_samples
 from crossalign.data.instructions import InstructionSet, read_instructions
-from crossalign.data.pairs import Pair
-from crossalign.data.sources import PairsSpec, read_pairs
+from crossalign.data.sources import PairsSpec, load_pairs
 from crossalign.data.stats import GenerationStats
 from crossalign.data.templates import Templates
 from crossalign.errors import ConfigError
@@ -120,16 +118,6 @@ class Config:
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"max_samples must be at least 1, got {self.max_samples}")
         self.templates.validate()
-
-
-def load_pairs(spec: PairsSpec, filters: FilterConfig, stats: GenerationStats | None = None) -> list[Pair]:
-    """Read every pair of ``spec`` and apply ``filters``; drops go into ``stats`` by stage."""
-    read_drops, filter_drops = Counter(), Counter()
-    kept = list(filter_pairs(read_pairs(spec, read_drops), filters, filter_drops))
-    if stats is not None:
-        stats.add_drops("read", read_drops)
-        stats.add_drops("filter", filter_drops)
-    return kept
 
 
 def build(cfg: Config) -> tuple[list[Sample], GenerationStats]:

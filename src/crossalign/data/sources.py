@@ -5,7 +5,7 @@ Formats (``PairsSpec.format``; ``None`` infers it from each path when unambiguou
 ===========  ==========================================================  =====================
 format       input                                                       inferred from
 ===========  ==========================================================  =====================
-tsv          ``src<TAB>tgt`` lines                                       ``*.tsv``
+tsv          ``src<TAB>tgt`` lines (a folder: its ``*.tsv`` files)       ``*.tsv``
 jsonl        JSON lines, fields ``src_field``/``tgt_field``              ``*.jsonl``
 aligned      two line-aligned files (Tatoeba / Moses): the prefix        ``x.de-en.de`` named
              ``x.de-en``, either file, or a folder of such pairs;        files, prefixes, and
@@ -18,6 +18,7 @@ gettext      ``.po``/``.mo`` catalogs, or a folder searched for them     ``*.po`
 Example::
 
     read_pairs(PairsSpec(paths=["../shared/data/tatoeba/tatoeba.deu-eng"]))  # de-en, 1000 pairs
+    load_pairs(PairsSpec(paths=["../shared/data/parallel"]), FilterConfig(max_chars=300))  # + filters
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossalign.data import gettext, hf, pairs
+from crossalign.data.filters import FilterConfig, filter_pairs
 from crossalign.data.pairs import Pair
+from crossalign.data.stats import GenerationStats
 from crossalign.errors import InputError
 
 FORMATS = ("tsv", "jsonl", "aligned", "hf", "gettext")
@@ -111,6 +114,9 @@ def infer_format(path: str) -> str:
             return "gettext"
         if _aligned_in_dir(p):
             return "aligned"
+        for fmt in ("tsv", "jsonl"):
+            if any(p.rglob(f"*.{fmt}")):
+                return fmt
     raise InputError(f"cannot infer the format of this input; set format to one of {list(FORMATS)}", path)
 
 
@@ -164,13 +170,15 @@ def _aligned_jobs(spec: PairsSpec) -> list[tuple[Path, Path, str, str]]:
     return jobs
 
 
-def _gettext_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted([*path.rglob("*.po"), *path.rglob("*.mo")])
-        if not files:
-            raise InputError("no .po or .mo files in this folder", path)
-        return files
-    return [path]
+def _files(path: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """``path`` itself, or the files with one of ``suffixes`` under the folder ``path`` (sorted)."""
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    files = sorted(f for suffix in suffixes for f in p.rglob(f"*{suffix}") if f.is_file())
+    if not files:
+        raise InputError(f"no {' or '.join(suffixes)} files in this folder", p)
+    return files
 
 
 def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
@@ -189,14 +197,16 @@ def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
         return
     for path, fmt in zip(spec.paths, formats, strict=True):
         if fmt == "tsv":
-            yield from pairs.read_tsv(
-                path, spec.src_lang, spec.tgt_lang, spec.header, spec.skip_invalid, counter
-            )
+            for f in _files(path, (".tsv",)):
+                yield from pairs.read_tsv(
+                    f, spec.src_lang, spec.tgt_lang, spec.header, spec.skip_invalid, counter
+                )
         elif fmt == "jsonl":
-            yield from pairs.read_jsonl(
-                path, spec.src_lang, spec.tgt_lang, spec.src_field, spec.tgt_field,
-                spec.src_lang_field, spec.tgt_lang_field, spec.skip_invalid, counter,
-            )
+            for f in _files(path, (".jsonl",)):
+                yield from pairs.read_jsonl(
+                    f, spec.src_lang, spec.tgt_lang, spec.src_field, spec.tgt_field,
+                    spec.src_lang_field, spec.tgt_lang_field, spec.skip_invalid, counter,
+                )
         elif fmt == "hf":
             yield from hf.read_hf_pairs(
                 path, spec.src_lang, spec.tgt_lang, spec.src_field, spec.tgt_field, spec.translation_field,
@@ -204,7 +214,23 @@ def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
                 counter,
             )
         elif fmt == "gettext":
-            for f in _gettext_files(Path(path)):
+            for f in _files(path, (".po", ".mo")):
                 yield from gettext.read_gettext(f, spec.src_lang, spec.tgt_lang, counter)
         else:
             raise InputError(f"unknown pairs format {fmt!r}; choose from {list(FORMATS)}", path)
+
+
+def load_pairs(
+    spec: PairsSpec, filters: FilterConfig | None = None, stats: GenerationStats | None = None
+) -> list[Pair]:
+    """Every pair of ``spec`` that passes ``filters`` (default: :class:`FilterConfig()`).
+
+    Reader skips and filter drops are added to ``stats.dropped`` as ``read: <reason>`` and
+    ``filter: <reason>``.
+    """
+    read_drops, filter_drops = Counter(), Counter()
+    kept = list(filter_pairs(read_pairs(spec, read_drops), filters or FilterConfig(), filter_drops))
+    if stats is not None:
+        stats.add_drops("read", read_drops)
+        stats.add_drops("filter", filter_drops)
+    return kept
