@@ -1,0 +1,46 @@
+"""Writing evaluation results: a results JSON, a markdown table and optional predictions.
+
+``results.json`` holds the model, the software versions, the resolved configuration, every
+run (task, language pair, shots, seed, metrics, number of items, time) and the summary over
+seeds. ``results.md`` is the summary as a table; ``predictions/<run>.jsonl`` has one line per
+item (id, label, predictions, per-choice log-likelihoods, demonstration ids). All files are
+written atomically.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from crossalign.eval.runner import markdown_table
+from crossalign.io import write_json, write_jsonl, write_text
+
+
+def versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    import crossalign
+
+    out = {"crossalign": crossalign.__version__, "torch": torch.__version__,
+           "transformers": transformers.__version__, "python": platform.python_version()}
+    try:
+        import datasets
+
+        out["datasets"] = datasets.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def write_outputs(results: dict, out_dir: str | Path, config: dict | None = None,
+                  predictions: bool = False) -> Path:
+    out = Path(out_dir)
+    doc = {"model": results.get("model", ""), "versions": versions(), "config": config or {},
+           "runs": results["runs"], "summary": results["summary"]}
+    if predictions:
+        for name, rows in results["predictions"].items():
+            write_jsonl(out / "predictions" / f"{name}.jsonl", rows)
+    write_text(out / "results.md", markdown_table(results["summary"]))
+    write_json(out / "results.json", doc)
+    return out / "results.json"

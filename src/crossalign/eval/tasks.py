@@ -1,0 +1,148 @@
+"""Task specifications: the five benchmarks described as data (``eval/tasks/*.yaml``).
+
+A task file names the languages, the splits (which one is evaluated, which gives the
+demonstrations, which count as test and so are never used for model selection), where the
+data lives (a Hugging Face dataset id and config, and local file patterns in the dataset's
+published layout) and the prompt templates. See ``docs/evaluation.md`` for the format.
+
+    from crossalign.eval.tasks import load_task, TASKS
+    spec = load_task("xcopa"); spec.template("lm_eval", "zh")
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crossalign.errors import ConfigError
+from crossalign.languages import normalize
+
+TASK_DIR = Path(__file__).parent / "tasks"
+TASKS = ("xnli", "xcopa", "pawsx", "xstorycloze", "xwinograd")
+_TEMPLATE_KEYS = {"words", "context", "choices", "contexts", "continuation", "separator", "languages"}
+
+
+@dataclass
+class Template:
+    name: str
+    words: str | None
+    separator: str
+    context: str | None = None  # shared context; choices vary the continuation
+    choices: list[str] | None = None
+    contexts: list[str] | None = None  # one context per choice; a shared continuation
+    continuation: str | None = None
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    languages: list[str]
+    splits: list[str]
+    eval_split: str
+    demo_split: str
+    test_splits: list[str]
+    parallel: bool
+    hub: dict[str, Any]
+    local: dict[str, Any]
+    templates: dict[str, dict[str, Any]]
+    default_template: str
+    codes: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def code(self, lang: str) -> str:
+        """The dataset's spelling of a (canonical) language code, e.g. ja -> jp for XWinograd."""
+        return self.codes.get(lang, lang)
+
+    def check_language(self, lang: str) -> str:
+        canon = normalize(lang)
+        if canon not in self.languages:
+            raise ConfigError(
+                f"task {self.name} has no language {lang!r}; valid languages: {', '.join(self.languages)}"
+            )
+        return canon
+
+    def check_split(self, split: str) -> str:
+        if split not in self.splits:
+            raise ConfigError(f"task {self.name} has no split {split!r}; valid splits: {', '.join(self.splits)}")
+        return split
+
+    def dev_splits(self) -> list[str]:
+        return [s for s in self.splits if s not in self.test_splits]
+
+    def template(self, name: str | None, lang: str) -> Template:
+        """The template ``name`` (default: the task's) with overrides for item language ``lang``."""
+        name = name or self.default_template
+        if name not in self.templates:
+            raise ConfigError(
+                f"task {self.name} has no template {name!r}; valid templates: {', '.join(self.templates)}"
+            )
+        raw = copy.deepcopy(self.templates[name])
+        raw.update(raw.pop("languages", {}).get(lang, {}))
+        return Template(name=name, words=raw.get("words"), separator=raw.get("separator", "\n\n"),
+                        context=raw.get("context"), choices=raw.get("choices"),
+                        contexts=raw.get("contexts"), continuation=raw.get("continuation"))
+
+
+def _require(data: dict, key: str, where: str) -> Any:
+    if key not in data:
+        raise ConfigError(f"{where}: missing key {key!r}")
+    return data[key]
+
+
+def _check_template(name: str, raw: dict, where: str) -> None:
+    unknown = set(raw) - _TEMPLATE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: template {name}: unknown keys {sorted(unknown)}; valid: {sorted(_TEMPLATE_KEYS)}")
+    shared = raw.get("context") is not None and raw.get("choices")
+    partial = raw.get("contexts") and raw.get("continuation") is not None
+    if bool(shared) == bool(partial):
+        raise ConfigError(
+            f"{where}: template {name} needs either `context` + `choices` or `contexts` + `continuation`"
+        )
+
+
+def parse_task(data: dict, where: str) -> TaskSpec:
+    spec = TaskSpec(
+        name=_require(data, "name", where),
+        languages=[normalize(x) for x in _require(data, "languages", where)],
+        splits=list(_require(data, "splits", where)),
+        eval_split=_require(data, "eval_split", where),
+        demo_split=_require(data, "demo_split", where),
+        test_splits=list(_require(data, "test_splits", where)),
+        parallel=bool(data.get("parallel", False)),
+        hub=dict(_require(data, "hub", where)),
+        local=dict(_require(data, "local", where)),
+        templates=dict(_require(data, "templates", where)),
+        default_template=_require(data, "default_template", where),
+        codes={normalize(k): v for k, v in (data.get("codes") or {}).items()},
+        path=where,
+    )
+    for s in (spec.eval_split, spec.demo_split, *spec.test_splits):
+        if s not in spec.splits:
+            raise ConfigError(f"{where}: split {s!r} is not in splits {spec.splits}")
+    for name, raw in spec.templates.items():
+        _check_template(name, raw, where)
+    if spec.default_template not in spec.templates:
+        raise ConfigError(f"{where}: default_template {spec.default_template!r} is not defined")
+    return spec
+
+
+@cache
+def load_task(name: str) -> TaskSpec:
+    """The spec of a built-in task, or of a task file given by path (``my_task.yaml``)."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        if name not in TASKS:
+            raise ConfigError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a task .yaml file)")
+        path = TASK_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path}: task file not found")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a task file must be a mapping")
+    return parse_task(data, str(path))
