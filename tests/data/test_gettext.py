@@ -141,3 +141,42 @@ def test_markup_detection():
         and has_markup("&amp;")
     )
     assert not has_markup("a < b and c > d") and not has_markup("R&D")
+
+
+def test_language_from_folder_when_header_is_empty_or_a_name(tmp_path):
+    for folder, header in (("et", "Estonian"), ("hr", "")):
+        (tmp_path / folder).mkdir()
+        po = catalog(language=None)
+        po.metadata["Language"] = header
+        po.save(str(tmp_path / folder / "allauth__django.po"))
+    assert {p.tgt_lang for p in read_gettext(tmp_path / "et" / "allauth__django.po")} == {"et"}
+    assert {p.tgt_lang for p in read_gettext(tmp_path / "hr" / "allauth__django.po")} == {"hr"}
+
+
+def test_language_selection_skips_unknown_and_unlisted_catalogs(tmp_path):
+    for lang in ("de", "fr", "ckb", "en"):  # ckb is not in the language table
+        (tmp_path / lang).mkdir()
+        catalog(language=lang).save(str(tmp_path / lang / "app.po"))
+    with pytest.raises(InputError, match=r"ckb.app\.po: unknown language code 'ckb'"):
+        list(read_pairs(PairsSpec(paths=[str(tmp_path)])))
+    drops = Counter()
+    pairs = list(read_pairs(PairsSpec(paths=[str(tmp_path)], languages=["en", "deu"]), drops))
+    assert Counter(p.langs for p in pairs) == {"en-de": 2}
+    entries = len([e for e in catalog() if e.msgid])
+    assert drops["language_not_selected"] == 2 * entries  # fr and ckb
+    assert drops["same_language"] == entries  # the en catalog of an English-source project
+
+
+def test_wrapped_messages_are_joined_and_trac_markup_dropped(tmp_path):
+    po = catalog()
+    po.append(
+        polib.POEntry(msgid="A long message\n        wrapped in the source.", msgstr="Eine lange\nNachricht.")
+    )
+    po.append(polib.POEntry(msgid="[1:Note:] See [2:TracGuide]", msgstr="[1:Hinweis:] Siehe [2:TracGuide]"))
+    po.save(str(tmp_path / "de.po"))
+    drops = Counter()
+    pairs = list(read_gettext(tmp_path / "de.po", drops=drops))
+    assert ("A long message wrapped in the source.", "Eine lange Nachricht.") in [
+        (p.src, p.tgt) for p in pairs
+    ]
+    assert drops["placeholder"] == EXPECTED_DROPS["placeholder"] + 1

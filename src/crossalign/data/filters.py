@@ -9,10 +9,11 @@ tokens. Word counts are meaningless for scripts written without spaces (Chinese,
 Thai): use the character bounds for those.
 
 Duplicates are detected on normalised text (Unicode NFKC, case-folded, whitespace
-collapsed). ``dedup="pair"`` drops a pair whose two sides were seen together before in the
-same language pair; ``dedup="side"`` drops a pair if either side was already seen in its
-language (in any kept pair), which avoids false negatives (the same sentence twice) among
-the in-batch negatives of the contrastive loss.
+collapsed), per language pair. ``dedup="pair"`` drops a pair whose two sides were seen
+together before; ``dedup="side"`` drops a pair if either side was already seen in a kept
+pair, which avoids false negatives (the same sentence twice) among the in-batch negatives of
+the contrastive loss. Multi-way data (the same English source translated into several
+languages) keeps one pair per language pair.
 """
 
 from __future__ import annotations
@@ -54,9 +55,8 @@ class FilterConfig:
     dedup: str = field(
         default="pair",
         metadata={
-            "help": "Duplicate removal on normalised text: none; pair (same source and target in the same "
-            "language pair); side (either side already seen in its language: no repeated sentence among "
-            "contrastive negatives).",
+            "help": "Duplicate removal on normalised text, per language pair: none; pair (same source "
+            "and target); side (either side already seen: no repeated sentence among contrastive negatives).",
             "choices": list(DEDUP_MODES),
         },
     )
@@ -95,7 +95,7 @@ def _length_reason(text: str, cfg: FilterConfig) -> str | None:
 def filter_pairs(pairs: Iterable[Pair], cfg: FilterConfig, drops: Counter) -> Iterator[Pair]:
     """Yield the pairs that pass ``cfg``; count each dropped one in ``drops`` by reason."""
     seen_pairs: set[tuple[str, str, str, str]] = set()
-    seen_sides: set[tuple[str, str]] = set()
+    seen_sides: set[tuple[str, str, int, str]] = set()
     for p in pairs:
         reason = None
         ns, nt = normalise(p.src), normalise(p.tgt)
@@ -113,7 +113,7 @@ def filter_pairs(pairs: Iterable[Pair], cfg: FilterConfig, drops: Counter) -> It
                 reason = "duplicate"
             seen_pairs.add(key)
         elif reason is None and cfg.dedup == "side":
-            a, b = (p.src_lang, ns), (p.tgt_lang, nt)
+            a, b = (p.src_lang, p.tgt_lang, 0, ns), (p.src_lang, p.tgt_lang, 1, nt)
             if a in seen_sides or b in seen_sides:
                 reason = "duplicate"
             else:  # only kept sentences block later ones

@@ -12,20 +12,26 @@ these are dropped and counted by reason:
 ``empty``          an empty or blank msgid or msgstr
 ``untranslated``   msgstr identical to msgid (copied, not translated)
 ``placeholder``    a format placeholder on either side (``%s %d %(name)s %1$s {0} {name}
-                   ${var}``) or a ``*-format`` flag: the text is a template, not a sentence
+                   ${var}``, Trac's ``[1:...]``) or a ``*-format`` flag: the text is a
+                   template, not a sentence
 ``markup``         HTML/XML tags or entities (``<b>``, ``<br/>``, ``&amp;``)
+``same_language``  every entry of a catalog in the msgid language (an ``en`` catalog)
+``language_not_selected``  every entry of a catalog outside the selected ``languages``
 =================  ===========================================================================
 
-The msgid language defaults to English (``src_lang``). The msgstr language is, in order:
-``tgt_lang`` if given, the catalog's ``Language`` header, the ``<lang>`` in a
-``<lang>/LC_MESSAGES/<domain>.po`` path, or a file named ``<lang>.po``.
+Texts wrapped over several source lines are joined with single spaces.
+
+The msgid language defaults to English (``src_lang``). The msgstr language is ``tgt_lang``
+if given, else the first known code among: the catalog's ``Language`` header, the
+``<lang>`` of ``<lang>/LC_MESSAGES/<domain>.po`` or ``<lang>/<domain>.po``, a file named
+``<lang>.po``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import polib
@@ -39,10 +45,16 @@ _PLACEHOLDER = re.compile(
     r"|%\d"  # Qt-style %1
     r"|(?<!\{)\{[^{}\s]*\}(?!\})"  # {} {0} {name} {name!r:>8}; {{ }} are escaped braces
     r"|\$\{\w+\}"
+    r"|\[\d+:"  # Genshi/Trac numbered markup: "[1:Note:] see [2:Link]"
 )
 _MARKUP = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>|&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
 
-DROP_REASONS = ("obsolete", "fuzzy", "plural", "empty", "untranslated", "placeholder", "markup")
+_WRAP = re.compile(r"[ \t]*\n\s*")
+
+DROP_REASONS = (
+    "obsolete", "fuzzy", "plural", "empty", "untranslated", "placeholder", "markup",
+    "same_language", "language_not_selected",
+)
 
 
 def has_placeholder(text: str) -> bool:
@@ -54,15 +66,24 @@ def has_markup(text: str) -> bool:
 
 
 def catalog_language(path: Path, metadata: dict[str, str]) -> str | None:
-    """The msgstr language from the ``Language`` header or the path, or None."""
+    """The msgstr language: the first known code of the ``Language`` header, the path, or None.
+
+    A header that is not a known code (``"Estonian"``, ``"dv"``) gives way to the path; when
+    the path says nothing either, the header's unknown code is the error.
+    """
     header = (metadata.get("Language") or "").strip()
-    if header:
-        return lang_code(header, path)
     parts = path.parts
-    if len(parts) >= 3 and parts[-2] == "LC_MESSAGES" and is_known(parts[-3]):
-        return lang_code(parts[-3], path)
-    if is_known(path.stem):
-        return lang_code(path.stem, path)
+    candidates = [header] if header else []
+    if len(parts) >= 3 and parts[-2] == "LC_MESSAGES":
+        candidates.append(parts[-3])
+    elif len(parts) >= 2:
+        candidates.append(parts[-2])  # <lang>/<domain>.po
+    candidates.append(path.stem)  # <lang>.po
+    for code in candidates:
+        if is_known(code):
+            return lang_code(code, path)
+    if header:
+        lang_code(header, path)  # raises, naming the file and the code
     return None
 
 
@@ -116,23 +137,39 @@ def read_gettext(
     src_lang: str | None = None,
     tgt_lang: str | None = None,
     drops: Counter | None = None,
+    languages: Collection[str] | None = None,
 ) -> Iterator[Pair]:
     """Pairs ``(msgid, msgstr)`` of a ``.po`` or ``.mo`` file; unusable entries are counted in ``drops``.
 
     ``src_lang`` (the msgid language) defaults to English. The origin of each pair is
     ``file:line`` of its msgid for ``.po`` files and ``file#index`` for ``.mo`` files, which
-    have no lines.
+    have no lines. With ``languages`` (canonical codes), a catalog in another language, or in
+    a language crossalign does not know, is skipped and its entries counted as
+    ``language_not_selected``; a catalog in the msgid language counts as ``same_language``.
     """
     path = Path(path)
     catalog = _load(path)
     sl = lang_code(src_lang or "en", path)
-    tl = lang_code(tgt_lang, path) if tgt_lang else catalog_language(path, catalog.metadata)
-    if tl is None:
-        raise InputError(
-            "cannot tell the language of this catalog: it has no 'Language' header and the path is not "
-            "<lang>/LC_MESSAGES/<domain>.po or <lang>.po; give tgt_lang", path,
-        )
     counter = drops if drops is not None else Counter()
+    try:
+        tl = lang_code(tgt_lang, path) if tgt_lang else catalog_language(path, catalog.metadata)
+    except InputError:
+        if languages is None:
+            raise
+        tl = None
+    if tl is None and languages is None:
+        raise InputError(
+            "cannot tell the language of this catalog: it has no known 'Language' header and the path is "
+            "not <lang>/LC_MESSAGES/<domain>.po, <lang>/<domain>.po or <lang>.po; give tgt_lang", path,
+        )
+    skip = None
+    if languages is not None and (tl not in languages or sl not in languages):
+        skip = "language_not_selected"
+    elif tl == sl:
+        skip = "same_language"  # e.g. an en catalog of an English-source project
+    if skip is not None:
+        counter[skip] += sum(1 for e in catalog if e.msgid)
+        return
     for index, entry in enumerate(catalog):
         if entry.msgid == "" and not entry.msgctxt:
             continue  # the header entry
@@ -142,4 +179,9 @@ def read_gettext(
             continue
         line = getattr(entry, "linenum", 0)
         origin = f"{path}:{line}" if line else f"{path}#{index}"
-        yield Pair(sl, tl, entry.msgid.strip(), entry.msgstr.strip(), origin)
+        yield Pair(sl, tl, _unwrap(entry.msgid), _unwrap(entry.msgstr), origin)
+
+
+def _unwrap(text: str) -> str:
+    # Messages wrapped in the source code keep the line breaks and indentation; one space each.
+    return _WRAP.sub(" ", text.strip())

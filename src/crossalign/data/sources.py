@@ -60,6 +60,14 @@ class PairsSpec:
     tgt_lang: str | None = field(
         default=None, metadata={"help": "Target language code; default: from the file name or catalog."}
     )
+    languages: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Keep only pairs whose two languages are both listed (e.g. en de fr); the others are "
+            "skipped and counted, and gettext catalogs in unlisted or unknown languages are not read. "
+            "Empty: every language."
+        },
+    )
     header: bool = field(default=False, metadata={"help": "tsv: the first line is a header row."})
     src_field: str = field(default="src", metadata={"help": "jsonl/hf: field holding the source text."})
     tgt_field: str = field(default="tgt", metadata={"help": "jsonl/hf: field holding the target text."})
@@ -188,6 +196,15 @@ def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
     if spec.format is not None and spec.format not in FORMATS:
         raise InputError(f"unknown pairs format {spec.format!r}; choose from {list(FORMATS)}")
     counter = drops if drops is not None else Counter()
+    selected = {pairs.lang_code(code) for code in spec.languages} or None
+    for p in _read_all(spec, counter, selected):
+        if selected is not None and not (p.src_lang in selected and p.tgt_lang in selected):
+            counter["language_not_selected"] += 1
+            continue
+        yield p
+
+
+def _read_all(spec: PairsSpec, counter: Counter, selected: set[str] | None) -> Iterator[Pair]:
     formats = [spec.format or infer_format(p) for p in spec.paths]
     if "aligned" in formats:
         if set(formats) != {"aligned"}:
@@ -215,7 +232,7 @@ def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
             )
         elif fmt == "gettext":
             for f in _files(path, (".po", ".mo")):
-                yield from gettext.read_gettext(f, spec.src_lang, spec.tgt_lang, counter)
+                yield from gettext.read_gettext(f, spec.src_lang, spec.tgt_lang, counter, selected)
         else:
             raise InputError(f"unknown pairs format {fmt!r}; choose from {list(FORMATS)}", path)
 
