@@ -165,8 +165,10 @@ def test_instruction_modes_with_translation_pairs_as_contrastive_pairs():
     pairs = [Pair("de", "en", f"de {i}", f"en {i}") for i in range(10)] + [
         Pair("en", "fr", f"en {i}", f"fr {i}") for i in range(10)
     ]
-    samples, stats = generate_samples("multilingual", instructions=data, pairs=pairs, seed=0)
+    other = [Pair("de", "fr", "x", "y"), Pair("en", "ja", "a", "b")]
+    samples, stats = generate_samples("multilingual", instructions=data, pairs=pairs + other, seed=0)
     assert stats.pairs_per_language_pair == {"en-de": 10, "en-fr": 10}
+    assert stats.dropped == {"contrastive: pairs not between en and de/fr": 2}
     for s in samples:
         assert s.pair.src_lang == "en" and s.pair.src.startswith("en ")  # pivot first, de-en pairs swapped
     with pytest.raises(InputError, match="no contrastive pairs for en-fr"):

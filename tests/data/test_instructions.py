@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import datasets
@@ -109,3 +110,37 @@ def test_hub_layout_through_saved_datasets(tmp_path):
     data = read_instructions(tmp_path / "hub", ["en", "ar"])
     assert len(data) == 4 and data.items["ar"][1].output == "[ar] output 1"
     assert data.items["ar"][1].origin.endswith("ar:2")
+
+
+def test_clone_of_the_hub_repository_with_gzipped_files(tmp_path):
+    data = tmp_path / "Bactrian-X" / "data"
+    data.mkdir(parents=True)
+    for lang in ("en", "vi"):
+        (data / f"{lang}.json.gz").write_bytes(gzip.compress(json.dumps(items(lang, 5)).encode()))
+    loaded = read_instructions(tmp_path / "Bactrian-X", ["en", "vi"])
+    assert len(loaded) == 5 and loaded.items["vi"][4].output == "[vi] output 4"
+
+
+def test_hub_script_dataset_falls_back_to_raw_files(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from crossalign.data import hf
+
+    def refuse(source, split="train", name=None):
+        raise InputError("Dataset scripts are no longer supported", source)
+
+    fetched = []
+
+    def download(repo_id, filename, repo_type=None):
+        assert (repo_id, repo_type) == ("MBZUAI/Bactrian-X", "dataset")
+        fetched.append(filename)
+        lang = filename.split("/")[-1].split(".")[0]
+        path = tmp_path / filename.replace("/", "_")
+        path.write_bytes(gzip.compress(json.dumps(items(lang, 3)).encode()))
+        return str(path)
+
+    monkeypatch.setattr(hf, "load_hf", refuse)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    loaded = read_instructions("MBZUAI/Bactrian-X", ["en", "zho"])
+    assert fetched == ["data/en.json.gz", "data/zh.json.gz"]
+    assert loaded.languages == ["en", "zh"] and len(loaded) == 3

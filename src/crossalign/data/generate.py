@@ -124,10 +124,15 @@ def _contrastive_pools(
         if dropped:
             stats.dropped["contrastive: identical instructions"] += dropped
     else:
+        unused = 0
         for p in pairs:
             q = p if p.src_lang == pivot else p.swapped() if p.tgt_lang == pivot else None
             if q is not None and q.tgt_lang in pools:
                 pools[q.tgt_lang].append((None, q))
+            else:
+                unused += 1
+        if unused:
+            stats.dropped[f"contrastive: pairs not between {pivot} and {'/'.join(langs[1:])}"] += unused
     for x, pool in pools.items():
         if not pool:
             where = "translation pairs" if pairs is not None else "instruction data"

@@ -89,6 +89,8 @@ def read_hf_pairs(
     where = f"{source}[{split}]"
     counter = drops if drops is not None else Counter()
     per_row = src_lang_field is not None and tgt_lang_field is not None
+    if (src_lang_field is None) != (tgt_lang_field is None):
+        raise InputError("give both src_lang_field and tgt_lang_field, or neither", source)
     raw_langs = (src_lang, tgt_lang) if src_lang and tgt_lang else _langs_from_config(name)
     if src_field in columns and tgt_field in columns:
         dict_column = None

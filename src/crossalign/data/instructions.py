@@ -5,10 +5,13 @@ translated into 52 languages, each with an answer written in that language: one 
 per language with the fields ``id, instruction, input, output``. Sources accepted by
 :func:`read_instructions`:
 
-* a folder of ``{lang}.json`` files (JSON arrays, or JSON lines), the language named by
-  any of its codes (``zh.json``, ``zho.json``);
+* a folder of ``{lang}.json`` files (JSON arrays, or JSON lines; also ``.json.gz`` and a
+  ``data/`` subfolder, as in a clone of the hub repository), the language named by any of
+  its codes (``zh.json``, ``zho.json``);
 * a folder of ``{lang}/`` datasets written by ``save_to_disk`` (the hub layout, offline);
-* a hub id such as ``MBZUAI/Bactrian-X``: ``load_dataset(id, lang, split=split)``.
+* a hub id such as ``MBZUAI/Bactrian-X``: ``load_dataset(id, lang, split=split)``, and if
+  that fails (the repository is a loading script, which is never run), its raw
+  ``data/{lang}.json.gz`` file.
 
 Items are matched across languages by ``id``, in the pivot's (first language's) order. A
 language whose ids differ from the pivot's is an error listing example ids on both sides
@@ -19,13 +22,14 @@ so the languages stay aligned, and counted per language.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossalign.data.pairs import iter_lines, lang_code
+from crossalign.data.pairs import lang_code
 from crossalign.errors import InputError
 from crossalign.languages import LANGUAGES
 
@@ -96,16 +100,16 @@ def _iter_json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
 def _records(path: Path) -> Iterator[tuple[int, object]]:
     if not path.is_file():
         raise InputError("file not found", path)
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raw = path.read_bytes()
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(f"not valid UTF-8 ({exc.reason})", path, line) from None
     if text.lstrip().startswith("["):
         yield from _iter_json_array(text, path)
         return
-    for lineno, raw_line in iter_lines(path):
+    for lineno, raw_line in enumerate(text.split("\n"), start=1):
         if raw_line.strip():
             try:
                 yield lineno, json.loads(raw_line)
@@ -139,27 +143,43 @@ def read_instruction_file(path: str | Path) -> list[Instruction]:
 
 def _language_file(folder: Path, code: str) -> Path | None:
     canonical = lang_code(code, folder)
-    for name in dict.fromkeys([code, canonical, LANGUAGES[canonical][1]]):
-        for suffix in (".json", ".jsonl"):
-            if (folder / f"{name}{suffix}").is_file():
-                return folder / f"{name}{suffix}"
+    for where in (folder, folder / "data"):  # data/: a clone of the hub repository
+        for name in dict.fromkeys([code, canonical, LANGUAGES[canonical][1]]):
+            for suffix in (".json", ".jsonl", ".json.gz"):
+                if (where / f"{name}{suffix}").is_file():
+                    return where / f"{name}{suffix}"
     return None
 
 
 def _load_language(source: str, code: str, split: str) -> tuple[list[Instruction], str]:
     """Items of one language and the name of where they came from (for messages)."""
+    from crossalign.data.hf import is_saved_dataset
+
     folder = Path(source)
     if folder.is_dir():
         f = _language_file(folder, code)
         if f is not None:
             return read_instruction_file(f), str(f)
         sub = folder / code
-        from crossalign.data.hf import is_saved_dataset
-
         if not is_saved_dataset(sub):
             raise InputError(f"no {code}.json (or {code}/ saved dataset) for language {code!r}", folder)
         return _from_dataset(str(sub), None, split, f"{sub}"), str(sub)
-    return _from_dataset(source, code, split, f"{source}[{code}]"), f"{source}[{code}]"
+    hub_code = lang_code(code, source)  # Bactrian-X names its configurations by ISO 639-1 code
+    try:
+        return _from_dataset(source, hub_code, split, f"{source}[{hub_code}]"), f"{source}[{hub_code}]"
+    except InputError as exc:
+        # MBZUAI/Bactrian-X is a script dataset, which recent `datasets` refuse to run (and we
+        # never run remote code): fetch its raw data/{lang}.json.gz instead.
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = hf_hub_download(source, f"data/{hub_code}.json.gz", repo_type="dataset")
+        except Exception as hub_exc:
+            raise InputError(
+                f"cannot load language {hub_code!r}: {exc.reason}; nor data/{hub_code}.json.gz from the hub "
+                f"({type(hub_exc).__name__}: {hub_exc})", source,
+            ) from None
+        return read_instruction_file(path), str(path)
 
 
 def _from_dataset(source: str, name: str | None, split: str, where: str) -> list[Instruction]:
