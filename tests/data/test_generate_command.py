@@ -166,3 +166,15 @@ def test_config_errors(tmp_path, capsys):
     assert "between 0 and 1" in capsys.readouterr().err
     assert cli.main(["generate", "--mode", "bilingual", "--instructions.path", "x"]) == 2
     assert "--instructions.languages" in capsys.readouterr().err
+
+
+def test_output_is_what_the_trainer_reads(tmp_path):
+    from crossalign.train.samples import read_samples
+
+    out = tmp_path / "s.jsonl"
+    assert cli.main(["generate", "--pairs.paths", str(tsv(tmp_path, 20)), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    samples = read_samples(out)
+    assert [(s.src, s.tgt, s.prompt, s.response) for s in samples] == [
+        (r["pair"]["src"], r["pair"]["tgt"], r["prompt"], r["response"]) for r in rows
+    ]
