@@ -109,6 +109,13 @@ def read_hf_pairs(
     if not per_row and raw_langs is None:
         raise InputError("cannot tell the languages of this dataset: give src_lang and tgt_lang", where)
     fixed = None if per_row else (lang_code(raw_langs[0], where), lang_code(raw_langs[1], where))
+    needed = [src_field, tgt_field] if dict_column is None else [dict_column]
+    if per_row:
+        missing = [c for c in (src_lang_field, tgt_lang_field) if c not in columns]
+        if missing:
+            raise InputError(f"no language column(s) {missing}; the dataset has {columns}", where)
+        needed += [src_lang_field, tgt_lang_field]
+    ds = ds.select_columns(list(dict.fromkeys(needed)))  # rows of wide datasets stay cheap
     for i, row in enumerate(ds):
         rowno = i + 1  # 1-based, as for lines
         if per_row:
