@@ -198,3 +198,13 @@ def test_bad_settings():
         generate_samples("translation", pairs=pairs, templates=Templates(translate=["{tgt} <- {src}"]))
     with pytest.raises(InputError, match="needs translation pairs"):
         generate_samples("translation", pairs=[])
+
+
+def test_cap_per_language_pair():
+    pairs = [Pair("en", "de", f"e{i}", f"d{i}") for i in range(50)] + [
+        Pair("en", "fi", f"e{i}", f"f{i}") for i in range(5)
+    ]
+    samples, stats = generate_samples("translation", pairs=pairs, max_pairs_per_language_pair=10, seed=2)
+    assert stats.pairs_per_language_pair == {"en-de": 10, "en-fi": 5}
+    assert stats.dropped == {"cap: over max_pairs_per_language_pair (en-de)": 40}
+    assert len(samples) == 15 and len({s.pair.src for s in samples if "de" in s.pair.langs}) == 10

@@ -92,6 +92,11 @@ class Config:
     shuffle: bool = field(
         default=True, metadata={"help": "Shuffle the samples (else item order, copy by copy)."}
     )
+    max_pairs_per_language_pair: int | None = field(
+        default=None,
+        metadata={"help": "Keep a random subset of at most this many pairs per language pair (after "
+                          "filters), so that one large corpus does not drown the others."},
+    )
     max_samples: int | None = field(
         default=None, metadata={"help": "Keep at most this many samples (after shuffling)."}
     )
@@ -115,8 +120,10 @@ class Config:
                 raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.repeat <= 0:
             raise ConfigError(f"repeat must be positive, got {self.repeat}")
-        if self.max_samples is not None and self.max_samples < 1:
-            raise ConfigError(f"max_samples must be at least 1, got {self.max_samples}")
+        for name in ("max_pairs_per_language_pair", "max_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
         self.templates.validate()
 
 
@@ -134,6 +141,7 @@ def build(cfg: Config) -> tuple[list[Sample], GenerationStats]:
         cfg.mode, pairs=pairs, instructions=data, cross_probability=cfg.cross_probability,
         change_probability=cfg.change_probability, repeat=cfg.repeat, seed=cfg.seed,
         templates=cfg.templates, shuffle=cfg.shuffle, max_samples=cfg.max_samples,
+        max_pairs_per_language_pair=cfg.max_pairs_per_language_pair,
     )
     stats.dropped.update(drops.dropped)
     return samples, stats

@@ -183,6 +183,24 @@ def _translation_samples(
     return out
 
 
+def cap_per_language_pair(
+    pairs: Sequence[Pair], cap: int, rng: random.Random, stats: GenerationStats | None = None
+) -> list[Pair]:
+    """At most ``cap`` pairs of each language pair, a random subset kept in input order."""
+    if cap < 1:
+        raise ConfigError(f"max_pairs_per_language_pair must be at least 1, got {cap}")
+    by_langs: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_langs.setdefault(p.langs, []).append(i)
+    keep: set[int] = set()
+    for langs, idx in by_langs.items():
+        chosen = idx if len(idx) <= cap else rng.sample(idx, cap)
+        keep.update(chosen)
+        if stats is not None and len(idx) > cap:
+            stats.dropped[f"cap: over max_pairs_per_language_pair ({langs})"] += len(idx) - cap
+    return [p for i, p in enumerate(pairs) if i in keep]
+
+
 def generate_samples(
     mode: str,
     *,
@@ -195,13 +213,16 @@ def generate_samples(
     templates: Templates | None = None,
     shuffle: bool = True,
     max_samples: int | None = None,
+    max_pairs_per_language_pair: int | None = None,
 ) -> tuple[list[Sample], GenerationStats]:
     """Build the samples of ``mode`` (see the module docstring) and their statistics.
 
     ``translation`` needs ``pairs``; ``bilingual``/``multilingual`` need ``instructions`` and
     take their contrastive pairs from ``pairs`` when given, else from the instructions.
     ``shuffle=False`` keeps item order (copies of the data one after another);
-    ``max_samples`` keeps the first samples after shuffling.
+    ``max_samples`` keeps the first samples after shuffling. ``max_pairs_per_language_pair``
+    keeps a random subset of at most that many pairs of each language pair (in their order),
+    so that one large corpus does not drown the others.
     """
     for pname, prob in (("cross_probability", cross_probability), ("change_probability", change_probability)):
         if not 0.0 <= prob <= 1.0:
@@ -210,6 +231,8 @@ def generate_samples(
     templates.validate()
     rng = random.Random(seed)
     stats = GenerationStats(mode=mode, seed=seed, repeat=repeat)
+    if pairs is not None and max_pairs_per_language_pair is not None:
+        pairs = cap_per_language_pair(pairs, max_pairs_per_language_pair, rng, stats)
     if mode == "translation":
         if not pairs:
             raise InputError("translation mode needs translation pairs, and none were read")
