@@ -69,7 +69,7 @@ class GenerationStats:
                 share = f"  {100 * n / total:5.1f}%" if total else ""
                 lines.append(f"  {key:<{width}}  {n:>9,d}{share}")
 
-        section("pairs per language pair (after filters)", self.pairs_per_language_pair)
+        section("pairs available per language pair (after filters)", self.pairs_per_language_pair)
         section("samples per direction (prompt -> response)", self.directions, self.samples)
         section("contrastive pairs per language pair", self.contrastive, self.samples)
         section("templates", self.templates, self.samples, by_count=True)
