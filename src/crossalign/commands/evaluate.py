@@ -22,7 +22,8 @@ from crossalign.model.load import ModelConfig
 class Config(EvalConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig())
     output_dir: str = field(default="runs/evaluate", metadata={"help": "Where results are written."})
-    predictions: bool = field(default=False, metadata={"help": "Also write per-item predictions (JSON lines)."})
+    predictions: bool = field(default=False, metadata={
+        "help": "Also write per-item predictions (JSON lines)."})
 
 
 def main(cfg: Config) -> int:

@@ -51,7 +51,8 @@ def local_path(spec: TaskSpec, lang: str, split: str, data_dir: Path) -> Path:
                           f"splits with local files: {', '.join(files)}")
     path = data_dir / files[split].format(code=spec.code(lang), lang=lang)
     if not path.exists():
-        present = [s for s, p in files.items() if (data_dir / p.format(code=spec.code(lang), lang=lang)).exists()]
+        fmt = dict(code=spec.code(lang), lang=lang)
+        present = [s for s, p in files.items() if (data_dir / p.format(**fmt)).exists()]
         raise ConfigError(
             f"task {spec.name}: {path} not found for language {lang}, split {split}; splits present in "
             f"{data_dir}: {', '.join(present) or 'none'} (choose one with --split / --demo-split)"
@@ -93,7 +94,7 @@ def _columns(path: Path, n: int, line: str, names: list[str]) -> list[str]:
     if len(cols) < len(names):
         raise InputError(f"missing field {names[len(cols)]!r}: expected {len(names)} tab-separated "
                          f"columns ({', '.join(names)}), found {len(cols)}", path, n)
-    for name, value in zip(names, cols):
+    for name, value in zip(names, cols, strict=False):
         if not value.strip():
             raise InputError(f"empty field {name!r}", path, n)
     return cols
@@ -108,7 +109,8 @@ def _xnli_tsv(path: Path) -> list[dict]:
             continue  # a header line
         if label.strip() not in XNLI_LABELS:
             raise InputError(f"field 'label' is {label!r}; expected one of {', '.join(XNLI_LABELS)}", path, n)
-        items.append({"id": str(len(items)), "premise": p, "hypothesis": h, "label": XNLI_LABELS[label.strip()]})
+        items.append({"id": str(len(items)), "premise": p, "hypothesis": h,
+                      "label": XNLI_LABELS[label.strip()]})
     return items
 
 
@@ -143,12 +145,13 @@ def _pawsx_tsv(path: Path) -> list[dict]:
             header = line.split("\t")
             missing = [f for f in names if f not in header]
             if missing:
-                raise InputError(f"header is missing field {missing[0]!r} (expected {' '.join(names)})", path, n)
+                raise InputError(f"header is missing field {missing[0]!r} (expected {' '.join(names)})",
+                                 path, n)
             continue
         cols = line.split("\t")
         if len(cols) < len(header):
             raise InputError(f"missing field {header[len(cols)]!r}: expected {len(header)} columns", path, n)
-        row = dict(zip(header, cols))
+        row = dict(zip(header, cols, strict=False))
         if row["label"].strip() not in ("0", "1"):
             raise InputError(f"field 'label' is {row['label']!r}; expected 0 or 1", path, n)
         items.append({"id": row["id"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
@@ -201,7 +204,7 @@ def _xstorycloze_tsv(path: Path) -> list[dict]:
         cols = _columns(path, n, line, names)
         if cols[7].strip() not in ("1", "2"):
             raise InputError(f"field 'answer_right_ending' is {cols[7]!r}; expected 1 or 2", path, n)
-        item = {"id": cols[0], **dict(zip(STORY_FIELDS, cols[1:7])), "label": int(cols[7]) - 1}
+        item = {"id": cols[0], **dict(zip(STORY_FIELDS, cols[1:7], strict=True)), "label": int(cols[7]) - 1}
         items.append(item)
     return items
 
@@ -237,10 +240,12 @@ def _from_hub(task: str, row: dict, i: int) -> dict:
 
     if task == "xnli":
         need("premise", "hypothesis", "label")
-        return {"id": str(i), "premise": row["premise"], "hypothesis": row["hypothesis"], "label": int(row["label"])}
+        return {"id": str(i), "premise": row["premise"], "hypothesis": row["hypothesis"],
+                "label": int(row["label"])}
     if task == "xcopa":
         need("premise", "choice1", "choice2", "question", "label")
-        return {"id": str(row.get("idx", i)), **{f: row[f] for f in ("premise", "choice1", "choice2", "question")},
+        fields = ("premise", "choice1", "choice2", "question")
+        return {"id": str(row.get("idx", i)), **{f: row[f] for f in fields},
                 "label": int(row["label"])}
     if task == "pawsx":
         need("sentence1", "sentence2", "label")
@@ -248,7 +253,8 @@ def _from_hub(task: str, row: dict, i: int) -> dict:
                 "label": int(row["label"])}
     if task == "xwinograd":
         need("sentence", "option1", "option2", "answer")
-        return {"id": str(i), "sentence": row["sentence"], "option1": row["option1"], "option2": row["option2"],
+        return {"id": str(i), "sentence": row["sentence"], "option1": row["option1"],
+                "option2": row["option2"],
                 "label": int(row["answer"]) - 1}
     if task == "xstorycloze":
         need(*STORY_FIELDS, "answer_right_ending")

@@ -105,7 +105,8 @@ def render(spec: TaskSpec, template: str | None, item: dict, item_lang: str, pro
         pairs = [(fill(c, item, words), continuation) for c in tpl.contexts or []]
     label = int(item["label"])
     if not 0 <= label < len(pairs):
-        raise ConfigError(f"task {spec.name}: item {item.get('id')} has label {label} but {len(pairs)} choices")
+        raise ConfigError(
+            f"task {spec.name}: item {item.get('id')} has label {label} but {len(pairs)} choices")
     return Rendered(pairs=pairs, label=label)
 
 

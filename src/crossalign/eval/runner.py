@@ -86,7 +86,7 @@ def _pairs(spec, cfg: EvalConfig) -> list[tuple[str, str]]:
 
 def _metrics(scores, rendered, seq: bool) -> tuple[dict, list[dict]]:
     preds, correct = [], {"acc": 0, "acc_norm": 0, "acc_seq": 0}
-    for (ll, ll_seq), r in zip(scores, rendered):
+    for (ll, ll_seq), r in zip(scores, rendered, strict=True):
         nbytes = [max(1, len(cont.encode("utf-8"))) for _, cont in r.pairs]
         p = max(range(len(ll)), key=lambda c: ll[c])
         pn = max(range(len(ll)), key=lambda c: ll[c] / nbytes[c])
@@ -109,7 +109,7 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
     demo_text = {}
     groups: dict[tuple, list[int]] = {}
     rendered = []
-    for i, (item, ds) in enumerate(zip(items, demos)):
+    for i, (item, ds) in enumerate(zip(items, demos, strict=True)):
         for d in ds:
             if d["id"] not in demo_text:
                 demo_text[d["id"]] = render(spec, template, d, p_lang, p_lang).demo()
@@ -134,15 +134,15 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
             out = scorer.score(requests, with_seq=cfg.seq)
         except ValueError as exc:
             raise ConfigError(f"task {spec.name} ({p_lang}->{s_lang}, {k}-shot): {exc}") from None
-        for (i, choices), sc in zip(owner, out):
+        for (i, choices), sc in zip(owner, out, strict=True):
             if scores[i] is None:
                 n = len(rendered[i].pairs)
                 scores[i] = ([0.0] * n, [0.0] * n)
-            for c, ll, ls in zip(choices, sc.ll, sc.ll_seq or sc.ll):
+            for c, ll, ls in zip(choices, sc.ll, sc.ll_seq or sc.ll, strict=True):
                 scores[i][0][c] = ll
                 scores[i][1][c] = ls
     metrics, preds = _metrics(scores, rendered, cfg.seq)
-    for row, item, ds in zip(preds, items, demos):
+    for row, item, ds in zip(preds, items, demos, strict=True):
         row["id"] = item["id"]
         row["demos"] = [d["id"] for d in ds]
     return metrics, preds
@@ -169,7 +169,8 @@ def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print)
             demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
             pairs = _pairs(spec, cfg)
             if not pairs:
-                log(f"[evaluate] {spec.name}: none of the languages {cfg.languages} (has {spec.languages}); skipped")
+                log(f"[evaluate] {spec.name}: none of the languages {cfg.languages} "
+                    f"(it has {spec.languages}); skipped")
             source = dict(data_dir=cfg.data_dir, hub_id=overrides.get(spec.name))
             pools: dict[str, list[dict]] = {}
             for p_lang, s_lang in pairs:

@@ -68,7 +68,8 @@ class TaskSpec:
 
     def check_split(self, split: str) -> str:
         if split not in self.splits:
-            raise ConfigError(f"task {self.name} has no split {split!r}; valid splits: {', '.join(self.splits)}")
+            raise ConfigError(
+                f"task {self.name} has no split {split!r}; valid splits: {', '.join(self.splits)}")
         return split
 
     def dev_splits(self) -> list[str]:
@@ -97,7 +98,8 @@ def _require(data: dict, key: str, where: str) -> Any:
 def _check_template(name: str, raw: dict, where: str) -> None:
     unknown = set(raw) - _TEMPLATE_KEYS
     if unknown:
-        raise ConfigError(f"{where}: template {name}: unknown keys {sorted(unknown)}; valid: {sorted(_TEMPLATE_KEYS)}")
+        raise ConfigError(
+            f"{where}: template {name}: unknown keys {sorted(unknown)}; valid: {sorted(_TEMPLATE_KEYS)}")
     shared = raw.get("context") is not None and raw.get("choices")
     partial = raw.get("contexts") and raw.get("continuation") is not None
     if bool(shared) == bool(partial):
@@ -138,7 +140,8 @@ def load_task(name: str) -> TaskSpec:
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
         if name not in TASKS:
-            raise ConfigError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a task .yaml file)")
+            raise ConfigError(
+                f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a task .yaml file)")
         path = TASK_DIR / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"{path}: task file not found")

@@ -1,0 +1,96 @@
+"""Acceptance 1: the fast scorer equals naive scoring (one sequence, full forward, log-softmax)
+within 1e-4 in fp32, on all five tasks, for left- and right-padding tokenizers; Gemma 3's
+sliding window (8 in the tiny config) is far shorter than the few-shot prompts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crossalign.eval.loaders import load_items
+from crossalign.eval.render import encode_pair, prompt, render
+from crossalign.eval.runner import EvalConfig, evaluate
+from crossalign.eval.scoring import Request, Scorer, common_prefix_length
+from crossalign.eval.tasks import load_task
+
+# task -> (sample language, split evaluated); prompts are English (cross-lingual)
+CASES = {"xnli": ("zh", "validation"), "xcopa": ("it", "test"), "pawsx": ("de", "test"),
+         "xstorycloze": ("es", "eval"), "xwinograd": ("fr", "test")}
+
+
+def naive_ll(model, context: list[int], continuation: list[int]) -> float:
+    ids = torch.tensor([context + continuation])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
+    pos = torch.arange(len(context) - 1, ids.shape[1] - 1)
+    return float(logp[pos, ids[0, len(context):]].sum())
+
+
+@pytest.mark.parametrize("task", list(CASES))
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+@pytest.mark.parametrize("template", ["afp", "lm_eval"])
+def test_evaluate_lls_equal_naive(task, arch, template, tokenizer, data_dir, long_model_factory):
+    model = long_model_factory(arch, tokenizer)
+    lang, split = CASES[task]
+    spec = load_task(task)
+    cfg = EvalConfig(tasks=[task], languages=[lang], prompt_language="en", shots=[2], seeds=[3],
+                     template=template, split=split, demo_split=split if task == "xnli" else None,
+                     data_dir=str(data_dir), limit=3, progress=False, batch_size=2, max_rows=3)
+    res = evaluate(model, tokenizer, cfg, log=lambda *_: None)
+    (rows,) = res["predictions"].values()
+    pool = {d["id"]: d for d in load_items(spec, "en", cfg.demo_split or spec.demo_split, data_dir)}
+    items = {d["id"]: d for d in load_items(spec, lang, split, data_dir)}
+    sep = spec.template(template, "en").separator
+    worst = 0.0
+    for row in rows:
+        assert len(row["demos"]) == 2 and row["id"] not in row["demos"] or not spec.parallel
+        demos = [render(spec, template, pool[d], "en", "en").demo() for d in row["demos"]]
+        r = render(spec, template, items[row["id"]], lang, "en")
+        for c, (ctx, cont) in enumerate(r.pairs):
+            ctx_ids, cont_ids = encode_pair(tokenizer, prompt(demos, sep, ctx), cont)
+            worst = max(worst, abs(naive_ll(model, ctx_ids, cont_ids) - row["ll"][c]))
+    assert worst < 1e-4
+
+
+@pytest.mark.parametrize("arch", ["xglm", "gpt2", "bloom"])
+def test_other_architectures(arch, tokenizer, long_model_factory):
+    model = long_model_factory(arch, tokenizer)
+    shared = tokenizer.encode("Demo one. Yes\n\nDemo two, right? No\n\n")
+    reqs = [Request(shared + tokenizer.encode(q, add_special_tokens=False),
+                    [tokenizer.encode(c, add_special_tokens=False) for c in conts])
+            for q, conts in [("A cat", [" sat", " sat on the mat", " ran"]), ("The dog barked loudly", [" Yes"]),
+                             ("", [" No", " Also so"]), ("Kucing duduk", [" di atas", " tikar."])]]
+    fast = Scorer(model, batch_size=2, max_rows=4).score(reqs, with_seq=True)
+    # the cached prefix keeps at least one token of every context out
+    k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
+    for r, s in zip(reqs, fast, strict=True):
+        for c, ll, ls in zip(r.continuations, s.ll, s.ll_seq, strict=True):
+            assert abs(naive_ll(model, r.context, c) - ll) < 1e-4
+            # whole sequence after the shared prefix (its first token is predicted by the prefix)
+            assert abs(naive_ll(model, r.context[:k], r.context[k:] + c) - ls - _first(model, r, k)) < 1e-4
+
+
+def _first(model, r, k):
+    return naive_ll(model, r.context[:k], r.context[k:k + 1]) if k < len(r.context) else 0.0
+
+
+def test_seq_scores_whole_sequence(right_tokenizer, long_model_factory):
+    model = long_model_factory("gemma3", right_tokenizer)
+    tok = right_tokenizer
+    reqs = [Request(tok.encode("The trophy did not fit because the trophy"), [tok.encode(" was big.", add_special_tokens=False)]),
+            Request(tok.encode("The trophy did not fit because the suitcase"), [tok.encode(" was big.", add_special_tokens=False)])]
+    out = Scorer(model).score(reqs, with_seq=True)
+    k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
+    for r, s in zip(reqs, out, strict=True):
+        full = naive_ll(model, r.context[: k + 1], r.context[k + 1:] + r.continuations[0])
+        assert abs(full - s.ll_seq[0]) < 1e-4
+    # the two contexts differ, so the whole-sequence scores differ by more than the continuation scores
+    assert out[0].ll_seq[0] - out[1].ll_seq[0] != pytest.approx(out[0].ll[0] - out[1].ll[0], abs=1e-3)
+
+
+def test_too_long_is_an_error(right_tokenizer):
+    from crossalign.testing import tiny_model
+
+    model = tiny_model("llama", right_tokenizer, max_positions=16)
+    with pytest.raises(ValueError, match="exceed the model's maximum of 16"):
+        Scorer(model).score([Request(list(range(3, 15)), [[5, 6, 7, 8, 9]])])
