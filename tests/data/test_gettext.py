@@ -57,10 +57,11 @@ def test_po_keeps_sentences_and_counts_drops(tmp_path):
     assert [(p.src, p.tgt) for p in pairs] == KEPT
     assert {(p.src_lang, p.tgt_lang) for p in pairs} == {("en", "de")}
     assert drops == EXPECTED_DROPS
-    # origins point at the entry's line in the .po file
+    # origins point at the msgid line of the entry in the .po file
     lines = path.read_text(encoding="utf-8").splitlines()
-    _, line = pairs[0].origin.rsplit(":", 1)
-    assert 'msgid "Open file"' in "\n".join(lines[int(line) - 2 : int(line) + 1])
+    for pair in pairs:
+        _, line = pair.origin.rsplit(":", 1)
+        assert lines[int(line) - 1] == f'msgid "{pair.src}"'
 
 
 def test_real_compiled_mo(tmp_path):
