@@ -47,6 +47,8 @@ def item_of(text: str) -> str:
 def test_render_matches_reference_text_and_moves_the_space():
     t = Templates()
     prompt, response = render_instruction(t.with_input, "Summarise.", "A long text.", "Kurz.", "de")
+    paper = "{instruction} {input} Answer in {Language}: {output}"
+    assert render_instruction(paper, "Summarise.", "A long text.", "Kurz.", "de") == (prompt, response)
     assert prompt == "Summarise. A long text. Answer in German:"
     assert response == " Kurz."
     # the reference's clm_text: "{instruction} {input} Answer in {tgt_lang}: {output}"
@@ -190,9 +192,9 @@ def test_bad_settings():
         generate_samples("translation", pairs=pairs, cross_probability=1.5)
     with pytest.raises(ConfigError, match="unknown mode 'mono'"):
         generate_samples("mono", pairs=pairs)
-    with pytest.raises(ConfigError, match=r"unknown placeholder\(s\) \['Language'\]"):
+    with pytest.raises(ConfigError, match=r"unknown placeholder\(s\) \['tgt_lang'\]"):
         generate_samples(
-            "translation", pairs=pairs, templates=Templates(translate=["{src} into {Language}: {tgt}"])
+            "translation", pairs=pairs, templates=Templates(translate=["{src} into {tgt_lang}: {tgt}"])
         )
     with pytest.raises(ConfigError, match=r"must end with \{tgt\}"):
         generate_samples("translation", pairs=pairs, templates=Templates(translate=["{tgt} <- {src}"]))

@@ -6,8 +6,9 @@ Defaults are the reference's (AFP, Li et al. 2024)::
     without input:  "{instruction} Answer in {language}: {output}"
     translation:    "{src} Translate into {language}: {tgt}"  or  "{src} = {tgt}"  (one at random)
 
-Placeholders: ``{language}`` is the English name of the response language ("Chinese"),
-``{lang}`` its code; translation templates also know ``{src_language}``/``{src_lang}``.
+Placeholders: ``{language}`` (or ``{Language}``, as the paper writes it) is the English
+name of the response language ("Chinese"), ``{lang}`` its code; translation templates also
+know ``{src_language}``/``{src_lang}``.
 The response placeholder (``{output}`` or ``{tgt}``) must end the template.
 
 **Where the space goes.** The prompt is the rendered text before the response placeholder
@@ -25,8 +26,8 @@ from dataclasses import dataclass, field
 from crossalign.errors import ConfigError
 from crossalign.languages import name
 
-INSTRUCTION_FIELDS = ("instruction", "input", "language", "lang", "output")
-TRANSLATION_FIELDS = ("src", "tgt", "language", "lang", "src_language", "src_lang")
+INSTRUCTION_FIELDS = ("instruction", "input", "language", "Language", "lang", "output")
+TRANSLATION_FIELDS = ("src", "tgt", "language", "Language", "lang", "src_language", "src_lang")
 
 
 @dataclass
@@ -79,14 +80,14 @@ def render_instruction(
 ) -> tuple[str, str]:
     values = {
         "instruction": instruction, "input": input_text, "output": output,
-        "language": name(lang), "lang": lang,
+        "language": name(lang), "Language": name(lang), "lang": lang,
     }
     return render(template, values, "output")
 
 
 def render_translation(template: str, src: str, tgt: str, src_lang: str, tgt_lang: str) -> tuple[str, str]:
     values = {
-        "src": src, "tgt": tgt, "language": name(tgt_lang), "lang": tgt_lang,
+        "src": src, "tgt": tgt, "language": name(tgt_lang), "Language": name(tgt_lang), "lang": tgt_lang,
         "src_language": name(src_lang), "src_lang": src_lang,
     }
     return render(template, values, "tgt")
