@@ -55,6 +55,22 @@ def test_render_matches_reference_text_and_moves_the_space():
     assert prompt + response == "Summarise. A long text. Answer in German: Kurz."
 
 
+def test_split_tokenises_like_the_full_text():
+    # A byte-level BPE (GPT-2/Llama-3 style) that has learnt word-initial tokens such as "ĠDer".
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["Answer in German: Der Hund schläft. Der Hund"] * 20, trainer=trainer)
+    enc = lambda text: tok.encode(text).ids
+    prompt, response = render_instruction(Templates().without_input, "Sleep?", "", "Der Hund schläft.", "de")
+    full = prompt + response
+    assert enc(prompt) + enc(response) == enc(full)
+    # the reference's split (the space at the end of the prompt) tokenises differently
+    assert enc(prompt + " ") + enc(response[1:]) != enc(full)
+
+
 @pytest.mark.parametrize(("cross", "change"), [(0.5, 0.5), (0.2, 0.9)])
 def test_multilingual_statistics_follow_the_probabilities(cross, change):
     langs = ["en", "de", "zh", "sw"]
