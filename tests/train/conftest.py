@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from crossalign.train.dataset import tokenize_samples
+from crossalign.train.samples import TrainSample
+
 PAIRS = [
     ("The cat sits on the mat.", "猫坐在垫子上。"),
     ("I like green tea.", "我喜欢绿茶。"),
@@ -17,6 +20,37 @@ PAIRS = [
     ("Where is the station?", "车站在哪里？"),
     ("Please close the door.", "请关门。"),
 ]
+
+SAMPLES = [
+    TrainSample(
+        "The cat sits on the mat.",
+        "猫坐在垫子上。",
+        None,
+        "I like green tea. Answer in German:",
+        " Ich mag grünen Tee.",
+        "t:1",
+    ),
+    TrainSample("Bonjour", "你好", None, "Translate into French:", " bonjour le chat", "t:2"),
+    TrainSample("He dropped a hammer.", "Er ließ einen Hammer fallen.", None, "Why?", " because", "t:3"),
+    TrainSample(
+        "Where is the station?",
+        "车站在哪里？",
+        None,
+        "The man broke his toe. Answer in Chinese:",
+        " 那个人弄断了脚趾。",
+        "t:4",
+    ),
+]
+
+
+def tokenized(tokenizer, **kwargs) -> list[dict]:
+    data, _ = tokenize_samples(tokenizer, SAMPLES, clm_max_length=kwargs.pop("clm_max_length", 64), **kwargs)
+    return [data[i] for i in range(len(data))]
+
+
+@pytest.fixture
+def make_items():
+    return tokenized
 
 
 def write_samples(path: Path, n: int = 16) -> Path:

@@ -7,7 +7,8 @@ model is told so depends on its attention code, so :func:`packing_mode` asks the
 - ``"position_ids"``: no attention mask, restarting position ids. transformers' mask
   utilities then build a block-diagonal causal mask (sliding windows included), and
   FlashAttention uses its variable-length kernel. Llama, Gemma, GPT-2 and most recent
-  models take this path.
+  models take this path. ``use_cache=False`` is required: with a KV cache transformers
+  does not look for packed position ids and the samples attend to each other.
 - ``"mask4d"``: an explicit (1, 1, T, T) additive block-diagonal causal mask plus the
   position ids, for models that take a custom 4D mask but do not read packing from the
   position ids (XGLM). Never chosen for a model with sliding-window layers, whose window a

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from crossalign.config import save_config, to_dict
+from crossalign.config import save_config
 from crossalign.errors import ConfigError, InputError
 from crossalign.model.layers import num_layers, resolve_layer, text_config
 from crossalign.train.config import TrainConfig
@@ -101,9 +102,29 @@ def training_arguments(cfg: TrainConfig):
     )
 
 
+@dataclass
+class TrainingRun:
+    """Everything a run is made of, built by :func:`build_run`; :func:`finish_run` trains and saves."""
+
+    cfg: TrainConfig
+    trainer: object
+    lm: object
+    tokenizer: object
+    layer: int
+    lm_batching: str
+    counts: dict
+    layer_scores: dict | None = None
+    monitor: object = None
+    say: Callable[[str], None] = print
+
+
 def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path | None:
+    """Train as configured and save the final model; returns its folder (None on non-main ranks)."""
+    return finish_run(build_run(cfg, say))
+
+
+def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingRun:
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from crossalign.data.collate import AlignmentCollator
     from crossalign.data.packing import packing_mode
@@ -116,7 +137,6 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path |
     from crossalign.model.alignment import AlignmentModel
     from crossalign.model.lm_head import check_output_head
     from crossalign.model.load import load_model, load_tokenizer
-    from crossalign.train.checkpoint import save_final_model
     from crossalign.train.dataset import tokenize_samples
     from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
     from crossalign.train.samples import read_samples
@@ -146,10 +166,8 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path |
             cfg.contrastive.include_special,
             cfg.monitor.batch_size,
         )
-        say(
-            f"layer auto: held-out retrieval by layer {({k: round(v, 3) for k, v in layer_scores.items()})}; "
-            f"pooling layer {layer}"
-        )
+        shown = {k: round(v, 3) for k, v in layer_scores.items()}
+        say(f"layer auto: held-out retrieval by layer {shown}; pooling layer {layer}")
     else:
         try:
             layer = resolve_layer(cfg.contrastive.layer, n)
@@ -226,27 +244,35 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path |
         symmetric=cfg.contrastive.symmetric,
         monitor=monitor,
     )
+    return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say)
+
+
+def finish_run(run: TrainingRun) -> Path | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from crossalign.train.checkpoint import save_final_model
+
+    cfg, t, say, monitor, lm = run.cfg, run.cfg.training, run.say, run.monitor, run.lm
     if monitor is not None:
         before = monitor.measure(lm)
-        say(f"held-out retrieval at layer {layer} before training: {before['heldout/retrieval']:.3f}")
+        say(f"held-out retrieval at layer {run.layer} before training: {before['heldout/retrieval']:.3f}")
     resume = t.resume_from_checkpoint
     if resume == "latest":
         resume = get_last_checkpoint(t.output_dir) if os.path.isdir(t.output_dir) else None
         if resume is None:
             raise ConfigError(f"training.resume_from_checkpoint latest: no checkpoint-N in {t.output_dir}")
-    trainer.train(resume_from_checkpoint=resume)
+    run.trainer.train(resume_from_checkpoint=resume)
     extra = {
-        "layer": layer,
-        "layer_scores": layer_scores,
-        "data_counts": dict(counts),
-        "lm_batching": mode,
-        "config": to_dict(cfg),
+        "layer": run.layer,
+        "layer_scores": run.layer_scores,
+        "data_counts": run.counts,
+        "lm_batching": run.lm_batching,
     }
     if monitor is not None:
         extra["heldout_retrieval_after"] = monitor.measure(lm)["heldout/retrieval"]
-        say(f"held-out retrieval at layer {layer} after training: {extra['heldout_retrieval_after']:.3f}")
+        say(f"held-out retrieval at layer {run.layer} after training: {extra['heldout_retrieval_after']:.3f}")
     out = None
-    if args.should_save:
-        out = save_final_model(lm, tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra)
-    trainer.accelerator.wait_for_everyone()
+    if run.trainer.args.should_save:
+        out = save_final_model(lm, run.tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra)
+    run.trainer.accelerator.wait_for_everyone()
     return out

@@ -28,9 +28,9 @@ import torch
 from transformers import Trainer
 
 from crossalign.io import write_json
-from crossalign.losses.gather import all_gather_with_grad, all_reduce_sum
-from crossalign.losses.infonce import info_nce
+from crossalign.losses.gather import all_reduce_sum
 from crossalign.train.checkpoint import load_lm_weights
+from crossalign.train.objective import afp_loss
 
 
 class AlignmentTrainer(Trainer):
@@ -67,31 +67,33 @@ class AlignmentTrainer(Trainer):
     # ---- loss -----------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out = model(**inputs)
-        world = self.accelerator.num_processes
         if num_items_in_batch is None:  # outside the training loop: this batch alone
             num_items_in_batch = torch.tensor([float(inputs["num_pairs"]), float(inputs["num_targets"])])
         pairs_total, tokens_total = (float(x) for x in num_items_in_batch)
-        device = self.args.device
-        loss = torch.zeros((), device=device)
-        if self.w_cl > 0:
-            hidden = self.accelerator.unwrap_model(model).hidden_size
-            empty = torch.zeros(0, hidden, device=device)
-            anchors = all_gather_with_grad(out.get("anchors", empty))  # (P_global, H), rank order
-            positives = all_gather_with_grad(out.get("positives", empty))
-            negatives = all_gather_with_grad(out.get("negatives", empty))  # (K_global, H)
-            cl_sum, n_pairs, correct = info_nce(
-                anchors, torch.cat([positives, negatives]), self.temperature, self.symmetric
-            )
-            if pairs_total > 0:
-                loss = loss + self.w_cl * cl_sum * (world / pairs_total)
-            self._window[0] += float(cl_sum.detach()) / world  # every rank holds the global sum
-            self._window[1] += n_pairs / world
-            self._window[2] += float(correct) / world
-        if self.w_clm > 0 and "clm_sum" in out:
-            if tokens_total > 0:
-                loss = loss + self.w_clm * out["clm_sum"] * (world / tokens_total)
-            self._window[3] += float(out["clm_sum"].detach())
-            self._window[4] += float(out["clm_count"])
+        world = self.accelerator.num_processes
+        loss, stats = afp_loss(
+            out,
+            pairs_total,
+            tokens_total,
+            world,
+            self.w_cl,
+            self.w_clm,
+            self.temperature,
+            self.symmetric,
+            hidden_size=self.accelerator.unwrap_model(model).hidden_size,
+            device=self.args.device,
+        )
+        # The contrastive figures are global (the same on every rank): count them once.
+        self._window += torch.tensor(
+            [
+                stats["cl_sum"] / world,
+                stats["pairs"] / world,
+                stats["correct"] / world,
+                stats["clm_sum"],
+                stats["tokens"],
+            ],
+            dtype=torch.float64,
+        )
         return (loss, out) if return_outputs else loss
 
     # ---- logging --------------------------------------------------------------------

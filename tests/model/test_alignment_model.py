@@ -1,0 +1,97 @@
+"""The training module on every tiny architecture: early exit (acceptance 6), the output
+layer at supervised positions, and the LM loss against the model's own loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crossalign.data.collate import AlignmentCollator
+from crossalign.model.alignment import AlignmentModel
+from crossalign.model.layers import num_layers
+from crossalign.model.lm_head import check_output_head, head_logits, output_head
+from crossalign.model.pooling import pool
+from crossalign.testing import ARCHITECTURES, tiny_model
+from crossalign.train.dataset import tokenize_samples
+from crossalign.train.samples import TrainSample
+
+SAMPLES = [
+    TrainSample(
+        "The cat sits on the mat.",
+        "猫坐在垫子上。",
+        None,
+        "I like green tea. Answer in German:",
+        " Ich mag grünen Tee.",
+        "t:1",
+    ),
+    TrainSample("Bonjour", "你好", None, "Translate into French:", " bonjour le chat", "t:2"),
+    TrainSample(
+        "He dropped a hammer on his foot.", "Er ließ einen Hammer fallen.", None, "Why?", " because", "t:3"
+    ),
+]
+
+
+def _batch(tokenizer, batching="padding"):
+    data, _ = tokenize_samples(tokenizer, SAMPLES, clm_max_length=64)
+    collate = AlignmentCollator(tokenizer.pad_token_id, tokenizer.padding_side, batching)
+    return collate([data[i] for i in range(len(data))])
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_early_exit_equals_full_forward(arch, tokenizer):
+    model = tiny_model(arch, tokenizer)
+    batch = _batch(tokenizer)
+    for layer in (1, num_layers(model) // 2, num_layers(model)):
+        module = AlignmentModel(model, layer, "mean")
+        with torch.no_grad():
+            reps = module.encode_pairs(
+                batch["cl_input_ids"], batch["cl_attention_mask"], batch["cl_pool_mask"], 3
+            )
+            full = model(
+                input_ids=batch["cl_input_ids"],
+                attention_mask=batch["cl_attention_mask"],
+                output_hidden_states=True,
+            ).hidden_states[layer]
+        ref = pool(full, batch["cl_pool_mask"], "mean")
+        got = torch.cat([reps["anchors"], reps["positives"]])
+        assert torch.allclose(got, ref, atol=1e-5), (arch, layer)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_output_head_equals_model_logits(arch, right_tokenizer):
+    model = tiny_model(arch, right_tokenizer)
+    if arch == "gemma3":
+        model.config.final_logit_softcapping = 2.0  # make the cap matter at tiny-model scale
+    ids = torch.randint(3, 300, (2, 7))
+    with torch.no_grad():
+        ref = model(input_ids=ids).logits
+        hidden = model.base_model(input_ids=ids).last_hidden_state
+        ours = head_logits(output_head(model), hidden[:, [1, 4]])
+    assert torch.allclose(ours, ref[:, [1, 4]].float(), atol=1e-5)
+    check_output_head(model, ids)
+    if arch == "gemma3":
+        model.config.final_logit_softcapping = None  # our head now caps nothing; the model does not either
+        check_output_head(model, ids)
+
+
+def test_check_output_head_catches_an_unknown_transform(right_tokenizer):
+    model = tiny_model("llama", right_tokenizer)
+    model.config.logit_scale = 3.0  # read by our head, ignored by Llama's forward
+    with pytest.raises(ValueError, match="cannot reproduce"):
+        check_output_head(model, torch.randint(3, 300, (1, 6)))
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_lm_loss_equals_model_loss(arch, tokenizer):
+    model = tiny_model(arch, tokenizer)
+    batch = _batch(tokenizer)
+    module = AlignmentModel(model, 1)
+    with torch.no_grad():
+        out = module(**batch)
+        ref = model(
+            input_ids=batch["clm_input_ids"],
+            attention_mask=batch["clm_attention_mask"],
+            labels=batch["clm_labels"],
+        ).loss
+    assert int(out["clm_count"]) == int(batch["num_targets"])
+    assert torch.allclose(out["clm_sum"] / out["clm_count"], ref, atol=1e-5)
