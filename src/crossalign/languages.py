@@ -77,7 +77,14 @@ _EXTRA_ALIASES: dict[str, str] = {
     "rum": "ro", "slo": "sk", "alb": "sq", "arm": "hy", "geo": "ka", "baq": "eu",
     "wel": "cy", "ice": "is", "mac": "mk", "may": "ms", "bur": "my", "tib": "bo",
 }
-LANGUAGES.update({"om": ("Oromo", "orm"), "ak": ("Akan", "aka"), "bo": ("Tibetan", "bod")})
+LANGUAGES.update({
+    "om": ("Oromo", "orm"), "ak": ("Akan", "aka"), "bo": ("Tibetan", "bod"),
+    "dv": ("Dhivehi", "div"), "mi": ("Maori", "mri"), "tet": ("Tetum", "tet"),
+    "ckb": ("Central Kurdish", "ckb"), "ky": ("Kyrgyz", "kir"), "os": ("Ossetian", "oss"),
+    "udm": ("Udmurt", "udm"), "cak": ("Kaqchikel", "cak"),
+    "rw": ("Kinyarwanda", "kin"), "sn": ("Shona", "sna"), "ny": ("Chichewa", "nya"),
+    "wo": ("Wolof", "wol"), "ln": ("Lingala", "lin"), "ff": ("Fula", "ful"),
+})
 LANGUAGES.pop("ile")  # "ie" is the ISO 639-1 code for Interlingue
 
 ALIASES: dict[str, str] = {iso3: code for code, (_, iso3) in LANGUAGES.items() if iso3 != code}
