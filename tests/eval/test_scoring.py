@@ -14,8 +14,13 @@ from crossalign.eval.scoring import Request, Scorer, common_prefix_length
 from crossalign.eval.tasks import load_task
 
 # task -> (sample language, split evaluated); prompts are English (cross-lingual)
-CASES = {"xnli": ("zh", "validation"), "xcopa": ("it", "test"), "pawsx": ("de", "test"),
-         "xstorycloze": ("es", "eval"), "xwinograd": ("fr", "test")}
+CASES = {
+    "xnli": ("zh", "validation"),
+    "xcopa": ("it", "test"),
+    "pawsx": ("de", "test"),
+    "xstorycloze": ("es", "eval"),
+    "xwinograd": ("fr", "test"),
+}
 
 
 def naive_ll(model, context: list[int], continuation: list[int]) -> float:
@@ -23,7 +28,7 @@ def naive_ll(model, context: list[int], continuation: list[int]) -> float:
     with torch.no_grad():
         logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
     pos = torch.arange(len(context) - 1, ids.shape[1] - 1)
-    return float(logp[pos, ids[0, len(context):]].sum())
+    return float(logp[pos, ids[0, len(context) :]].sum())
 
 
 @pytest.mark.parametrize("task", list(CASES))
@@ -33,9 +38,21 @@ def test_evaluate_lls_equal_naive(task, arch, template, tokenizer, data_dir, lon
     model = long_model_factory(arch, tokenizer)
     lang, split = CASES[task]
     spec = load_task(task)
-    cfg = EvalConfig(tasks=[task], languages=[lang], prompt_language="en", shots=[2], seeds=[3],
-                     template=template, split=split, demo_split=split if task == "xnli" else None,
-                     data_dir=str(data_dir), limit=3, progress=False, batch_size=2, max_rows=3)
+    cfg = EvalConfig(
+        tasks=[task],
+        languages=[lang],
+        prompt_language="en",
+        shots=[2],
+        seeds=[3],
+        template=template,
+        split=split,
+        demo_split=split if task == "xnli" else None,
+        data_dir=str(data_dir),
+        limit=3,
+        progress=False,
+        batch_size=2,
+        max_rows=3,
+    )
     res = evaluate(model, tokenizer, cfg, log=lambda *_: None)
     (rows,) = res["predictions"].values()
     pool = {d["id"]: d for d in load_items(spec, "en", cfg.demo_split or spec.demo_split, data_dir)}
@@ -43,7 +60,8 @@ def test_evaluate_lls_equal_naive(task, arch, template, tokenizer, data_dir, lon
     sep = spec.template(template, "en").separator
     worst = 0.0
     for row in rows:
-        assert len(row["demos"]) == 2 and row["id"] not in row["demos"] or not spec.parallel
+        assert len(row["demos"]) == 2
+        assert row["id"] not in row["demos"] or not spec.parallel
         demos = [render(spec, template, pool[d], "en", "en").demo() for d in row["demos"]]
         r = render(spec, template, items[row["id"]], lang, "en")
         for c, (ctx, cont) in enumerate(r.pairs):
@@ -56,10 +74,18 @@ def test_evaluate_lls_equal_naive(task, arch, template, tokenizer, data_dir, lon
 def test_other_architectures(arch, tokenizer, long_model_factory):
     model = long_model_factory(arch, tokenizer)
     shared = tokenizer.encode("Demo one. Yes\n\nDemo two, right? No\n\n")
-    reqs = [Request(shared + tokenizer.encode(q, add_special_tokens=False),
-                    [tokenizer.encode(c, add_special_tokens=False) for c in conts])
-            for q, conts in [("A cat", [" sat", " sat on the mat", " ran"]), ("The dog barked loudly", [" Yes"]),
-                             ("", [" No", " Also so"]), ("Kucing duduk", [" di atas", " tikar."])]]
+    reqs = [
+        Request(
+            shared + tokenizer.encode(q, add_special_tokens=False),
+            [tokenizer.encode(c, add_special_tokens=False) for c in conts],
+        )
+        for q, conts in [
+            ("A cat", [" sat", " sat on the mat", " ran"]),
+            ("The dog barked loudly", [" Yes"]),
+            ("", [" No", " Also so"]),
+            ("Kucing duduk", [" di atas", " tikar."]),
+        ]
+    ]
     fast = Scorer(model, batch_size=2, max_rows=4).score(reqs, with_seq=True)
     # the cached prefix keeps at least one token of every context out
     k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
@@ -71,18 +97,26 @@ def test_other_architectures(arch, tokenizer, long_model_factory):
 
 
 def _first(model, r, k):
-    return naive_ll(model, r.context[:k], r.context[k:k + 1]) if k < len(r.context) else 0.0
+    return naive_ll(model, r.context[:k], r.context[k : k + 1]) if k < len(r.context) else 0.0
 
 
 def test_seq_scores_whole_sequence(right_tokenizer, long_model_factory):
     model = long_model_factory("gemma3", right_tokenizer)
     tok = right_tokenizer
-    reqs = [Request(tok.encode("The trophy did not fit because the trophy"), [tok.encode(" was big.", add_special_tokens=False)]),
-            Request(tok.encode("The trophy did not fit because the suitcase"), [tok.encode(" was big.", add_special_tokens=False)])]
+    reqs = [
+        Request(
+            tok.encode("The trophy did not fit because the trophy"),
+            [tok.encode(" was big.", add_special_tokens=False)],
+        ),
+        Request(
+            tok.encode("The trophy did not fit because the suitcase"),
+            [tok.encode(" was big.", add_special_tokens=False)],
+        ),
+    ]
     out = Scorer(model).score(reqs, with_seq=True)
     k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
     for r, s in zip(reqs, out, strict=True):
-        full = naive_ll(model, r.context[: k + 1], r.context[k + 1:] + r.continuations[0])
+        full = naive_ll(model, r.context[: k + 1], r.context[k + 1 :] + r.continuations[0])
         assert abs(full - s.ll_seq[0]) < 1e-4
     # the two contexts differ, so the whole-sequence scores differ by more than the continuation scores
     assert out[0].ll_seq[0] - out[1].ll_seq[0] != pytest.approx(out[0].ll[0] - out[1].ll[0], abs=1e-3)

@@ -105,7 +105,10 @@ def _metrics(scores, rendered, seq: bool) -> tuple[dict, list[dict]]:
 
 def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, pool, k, seed, cfg, same):
     """Score one run; returns (metrics, per-item predictions)."""
-    demos = choose_demos(pool, items, k, seed, cfg.demo_mode, exclude_same_id=same)
+    try:
+        demos = choose_demos(pool, items, k, seed, cfg.demo_mode, exclude_same_id=same)
+    except ValueError as exc:
+        raise ConfigError(f"task {spec.name} ({p_lang}->{s_lang}, {k}-shot): {exc}") from None
     demo_text = {}
     groups: dict[tuple, list[int]] = {}
     rendered = []

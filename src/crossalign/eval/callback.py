@@ -1,0 +1,132 @@
+"""ICL evaluation during training, on validation splits only, with best-checkpoint selection.
+
+    from crossalign.eval.callback import ICLEvalCallback
+    cb = ICLEvalCallback(tokenizer, EvalConfig(tasks=["xcopa"], languages=["zh"], prompt_language="en",
+                                               shots=[5], limit=100), metric="icl_mean_acc")
+    Trainer(..., callbacks=[cb])
+
+At every step where the trainer evaluates or saves, the callback runs the evaluator on each
+task's validation split (a split listed in the task's ``test_splits`` is refused when the
+callback is built, for evaluation and demonstrations alike: model selection on test data
+is what the reference code did wrong). Metrics are named
+``icl_{task}_{prompt}-{sample}_{k}shot_{metric}`` plus ``icl_mean_{metric}`` over all runs.
+They are
+
+* appended to ``state.log_history`` and to ``{output_dir}/icl_eval.jsonl``;
+* added to the trainer's evaluation metrics (``on_evaluate``), so
+  ``metric_for_best_model="icl_mean_acc"`` works with ``load_best_model_at_end``;
+* tracked by the callback itself: when the checkpoint saved at a step holds the best value
+  of ``metric`` so far (strictly better; the earliest wins ties, as in the Trainer), it
+  is written to ``{output_dir}/best_checkpoint.json`` and, unless the trainer tracks its own
+  ``metric_for_best_model``, set as ``state.best_model_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+
+from transformers import TrainerCallback
+
+from crossalign.errors import ConfigError
+from crossalign.eval.runner import EvalConfig, evaluate
+from crossalign.eval.tasks import load_task
+from crossalign.io import atomic_write, write_json
+
+
+def validation_config(cfg: EvalConfig) -> None:
+    """Raise unless every task of ``cfg`` is evaluated, and gets demonstrations, off its test splits."""
+    for name in cfg.tasks:
+        spec = load_task(name)
+        dev = spec.dev_splits()
+        if not dev:
+            raise ConfigError(f"task {spec.name} has only test splits ({', '.join(spec.test_splits)}); "
+                              "it cannot be used to select checkpoints")
+        for what, split in (("split", cfg.split), ("demo_split", cfg.demo_split)):
+            if split is not None and split in spec.test_splits:
+                raise ConfigError(f"task {spec.name}: {what} {split!r} is a test split; during training "
+                                  f"use a validation split ({', '.join(dev)})")
+        if cfg.demo_split is None and spec.demo_split in spec.test_splits:
+            raise ConfigError(f"task {spec.name}: its demonstrations come from a test split; set demo_split")
+
+
+def _split_for(cfg: EvalConfig, task: str) -> str:
+    spec = load_task(task)
+    return cfg.split or ("validation" if "validation" in spec.dev_splits() else spec.dev_splits()[-1])
+
+
+def flatten(results: dict, prefix: str = "icl") -> dict[str, float]:
+    out: dict[str, float] = {}
+    per_metric: dict[str, list[float]] = {}
+    for run in results["runs"]:
+        base = f"{prefix}_{run['task']}_{run['prompt_language']}-{run['sample_language']}_{run['shots']}shot"
+        for m, v in run["metrics"].items():
+            out[f"{base}_seed{run['seed']}_{m}"] = v
+            per_metric.setdefault(m, []).append(v)
+    for m, vals in per_metric.items():
+        out[f"{prefix}_mean_{m}"] = statistics.fmean(vals)
+    return out
+
+
+class ICLEvalCallback(TrainerCallback):
+    def __init__(self, tokenizer, config: EvalConfig, metric: str = "icl_mean_acc",
+                 greater_is_better: bool = True, log=print):
+        validation_config(config)
+        self.tokenizer = tokenizer
+        self.config = dataclasses.replace(config, progress=False)
+        self.metric = metric[len("eval_"):] if metric.startswith("eval_") else metric
+        self.greater_is_better = greater_is_better
+        self.log = log
+        self.latest: dict[str, float] = {}
+        self.history: list[dict] = []
+        self.best: dict | None = None
+
+    def run(self, model) -> dict[str, float]:
+        runs = []
+        for task in self.config.tasks:  # each task on its own validation split
+            cfg = dataclasses.replace(self.config, tasks=[task], split=_split_for(self.config, task))
+            res = evaluate(model, self.tokenizer, cfg, log=self.log)
+            runs += res["runs"]
+        merged = flatten({"runs": runs})
+        if self.metric not in merged:
+            raise ConfigError(f"metric {self.metric!r} is not among the ICL metrics: {', '.join(sorted(merged))}")
+        return merged
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if not (control.should_evaluate or control.should_save) or model is None:
+            return control
+        self.latest = self.run(model)
+        entry = {"step": state.global_step, **self.latest}
+        self.history.append(entry)
+        state.log_history.append(entry)
+        if state.is_world_process_zero:
+            path = os.path.join(args.output_dir, "icl_eval.jsonl")
+            lines = [json.dumps(e) for e in self.history]
+            with atomic_write(path) as handle:
+                handle.write("\n".join(lines) + "\n")
+        self.log(f"[icl] step {state.global_step}: {self.metric} = {self.latest[self.metric]:.4f}")
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics is not None and self.latest:
+            metrics.update({f"eval_{k}": v for k, v in self.latest.items()})
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        if not self.history or self.history[-1]["step"] != state.global_step:
+            return control
+        value = self.history[-1][self.metric]
+        better = self.best is None or (value > self.best["value"] if self.greater_is_better
+                                       else value < self.best["value"])
+        if better:
+            checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            self.best = {"checkpoint": checkpoint, "step": state.global_step, "metric": self.metric,
+                         "value": value, "splits": {t: _split_for(self.config, t) for t in self.config.tasks}}
+            if args.metric_for_best_model is None:
+                state.best_model_checkpoint = checkpoint
+                state.best_metric = value
+            if state.is_world_process_zero:
+                write_json(os.path.join(args.output_dir, "best_checkpoint.json"), self.best)
+        return control

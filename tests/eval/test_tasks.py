@@ -1,0 +1,108 @@
+"""Task files, words and templates: every shipped template renders in every language of its
+task, and bad names are errors that list the valid options."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossalign.errors import ConfigError
+from crossalign.eval.render import render
+from crossalign.eval.tasks import TASKS, load_task, parse_task
+from crossalign.eval.words import MissingWordError, word
+from crossalign.languages import UnknownLanguageError
+
+ITEMS = {
+    "xnli": {"id": "0", "premise": "P.", "hypothesis": "H.", "label": 2},
+    "xcopa": {"id": "0", "premise": "P.", "choice1": "A.", "choice2": "B.", "question": "effect", "label": 1},
+    "pawsx": {"id": "0", "sentence1": "S one.", "sentence2": "S two.", "label": 1},
+    "xstorycloze": {
+        "id": "0",
+        "input_sentence_1": "a",
+        "input_sentence_2": "b",
+        "input_sentence_3": "c",
+        "input_sentence_4": "d",
+        "sentence_quiz1": "e",
+        "sentence_quiz2": "f",
+        "label": 0,
+    },
+    "xwinograd": {
+        "id": "0",
+        "sentence": "The cup fell because _ was full.",
+        "option1": "the cup",
+        "option2": "the table",
+        "label": 0,
+    },
+}
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_template_renders_in_every_language(task):
+    spec = load_task(task)
+    for template in spec.templates:
+        for lang in spec.languages:
+            for prompt_lang in {lang, "en"} & set(spec.languages):
+                r = render(spec, template, ITEMS[task], lang, prompt_lang)
+                assert len({p for p in r.pairs}) == len(r.pairs) >= 2  # choices differ
+                assert all(cont for _, cont in r.pairs)
+
+
+def test_reference_templates():
+    assert render(load_task("xnli"), "afp", ITEMS["xnli"], "en", "en").pairs[2] == ("P., right?", " No, H.")
+    zh = render(load_task("pawsx"), "afp", ITEMS["pawsx"], "zh", "zh").pairs
+    assert zh[1] == ("S one.，对吗？", " 对，S two.")
+    copa = render(load_task("xcopa"), "afp", ITEMS["xcopa"], "it", "en")
+    assert copa.pairs[0] == ("effect: P. so", " A.") and copa.demo() == "effect: P. so B."
+    lm = render(load_task("xcopa"), "lm_eval", ITEMS["xcopa"], "zh", "zh").pairs
+    assert lm == [("P 所以", " a."), ("P 所以", " b.")]
+    wino = render(load_task("xwinograd"), "lm_eval", ITEMS["xwinograd"], "en", "en")
+    assert wino.pairs == [
+        ("The cup fell because the cup", " was full."),
+        ("The cup fell because the table", " was full."),
+    ]
+    assert wino.demo() == "The cup fell because the cup was full."
+
+
+def test_missing_word_names_task_language_word():
+    with pytest.raises(MissingWordError, match=r"task xnli: .*language 'ja'.*'right'"):
+        word("xnli", "ja", "right", task="xnli")
+    with pytest.raises(MissingWordError, match=r"task xcopa: language 'zh' has no word 'maybe'"):
+        word("xcopa", "zh", "maybe", task="xcopa")
+    # a cross-lingual prompt in a language without words is an error, not an English fallback
+    with pytest.raises(MissingWordError, match="task xcopa"):
+        render(load_task("xcopa"), "afp", ITEMS["xcopa"], "it", "de")
+
+
+def test_bad_names_list_valid_options():
+    with pytest.raises(ConfigError, match="valid tasks: xnli, xcopa, pawsx, xstorycloze, xwinograd"):
+        load_task("copa")
+    spec = load_task("pawsx")
+    with pytest.raises(ConfigError, match="valid languages: de, en, es, fr, ja, ko, zh"):
+        spec.check_language("it")
+    with pytest.raises(UnknownLanguageError, match="'xx'"):
+        spec.check_language("xx")
+    with pytest.raises(ConfigError, match="valid splits: train, validation, test"):
+        spec.check_split("dev")
+    with pytest.raises(ConfigError, match="valid templates: afp, lm_eval"):
+        spec.template("gpt3", "en")
+
+
+def test_task_file_checks():
+    good = {
+        "name": "t",
+        "languages": ["en"],
+        "splits": ["test"],
+        "eval_split": "test",
+        "demo_split": "test",
+        "test_splits": ["test"],
+        "hub": {"path": "x"},
+        "local": {},
+        "default_template": "a",
+        "templates": {"a": {"context": "{x}", "choices": [" a", " b"]}},
+    }
+    assert parse_task(good, "t.yaml").name == "t"
+    with pytest.raises(ConfigError, match=r"t\.yaml: split 'validation' is not in splits"):
+        parse_task({**good, "demo_split": "validation"}, "t.yaml")
+    with pytest.raises(ConfigError, match="either `context` \\+ `choices`"):
+        parse_task({**good, "templates": {"a": {"context": "{x}"}}}, "t.yaml")
+    with pytest.raises(ConfigError, match="missing key 'splits'"):
+        parse_task({k: v for k, v in good.items() if k != "splits"}, "t.yaml")
