@@ -99,6 +99,7 @@ def training_arguments(cfg: TrainConfig):
         # Early exit and batches without LM or pair data leave some parameters unused in a step.
         ddp_find_unused_parameters=True,
         disable_tqdm=not _is_main_process(),
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
 
 
