@@ -91,7 +91,8 @@ class ICLEvalCallback(TrainerCallback):
             runs += res["runs"]
         merged = flatten({"runs": runs})
         if self.metric not in merged:
-            raise ConfigError(f"metric {self.metric!r} is not among the ICL metrics: {', '.join(sorted(merged))}")
+            raise ConfigError(
+                f"metric {self.metric!r} is not among the ICL metrics: {', '.join(sorted(merged))}")
         return merged
 
     def on_step_end(self, args, state, control, model=None, **kwargs):

@@ -27,6 +27,8 @@ from crossalign.eval.scoring import Request, Scorer
 from crossalign.eval.tasks import TASKS, load_task
 from crossalign.languages import normalize
 
+_MIN_GROUP = 8  # items sharing demonstrations that are worth a prefix of their own
+
 
 @dataclass
 class EvalConfig:
@@ -119,12 +121,17 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
         rendered.append(render(spec, template, item, s_lang, p_lang))
         groups.setdefault(tuple(d["id"] for d in ds), []).append(i)
     sep = cfg.separator if cfg.separator is not None else spec.template(template, p_lang).separator
+    # Items that share demonstrations are scored together so that their common prefix is computed
+    # once; small groups (per-item demonstrations, or fixed ones that had to skip the item itself)
+    # are pooled into one call so that they still fill batches.
+    big = [idx for idx in groups.values() if len(idx) >= _MIN_GROUP]
+    rest = sorted(i for idx in groups.values() if len(idx) < _MIN_GROUP for i in idx)
     scores: list = [None] * len(items)
-    for key, idx in groups.items():
-        demo_strs = [demo_text[d] for d in key]
+    for idx in [*big, rest] if rest else big:
         requests, owner = [], []  # owner[j] = (item index, choice indices)
         for i in idx:
             r = rendered[i]
+            demo_strs = [demo_text[d["id"]] for d in demos[i]]
             enc = [encode_pair(tokenizer, prompt(demo_strs, sep, ctx), cont) for ctx, cont in r.pairs]
             if r.shared_context:
                 requests.append(Request(enc[0][0], [c for _, c in enc]))
@@ -158,7 +165,7 @@ def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print)
     if cfg.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(unit="item", desc="evaluate", dynamic_ncols=True)
+        bar = tqdm(unit="context", desc="evaluate", dynamic_ncols=True)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scorer = Scorer(model, batch_size=cfg.batch_size, max_rows=cfg.max_rows, pad_id=pad,
                     progress=bar.update if bar is not None else None)

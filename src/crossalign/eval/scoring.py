@@ -161,7 +161,7 @@ class Scorer:
         a = torch.tensor([len(m) for m in mids], device=dev)  # (B,)
         a_max = int(a.max())
         cache = _make_cache([(kk.expand(b, -1, -1, -1), vv.expand(b, -1, -1, -1)) for kk, vv in prefix])
-        ctx_ll = torch.zeros(b, device=dev)
+        ctx_ll = torch.zeros(b, dtype=torch.float64, device=dev)
         if a_max > 0:
             ids = torch.full((b, a_max), self.pad_id, dtype=torch.long, device=dev)
             for r, m in enumerate(mids):
@@ -177,7 +177,7 @@ class Scorer:
                     t = requests[i].context[k + 1 :]
                     tgt[r, : len(t)] = torch.tensor(t, device=dev)
                 valid = torch.arange(a_max, device=dev)[None, :] < a[:, None]  # (B, A)
-                ctx_ll = (_token_ll(out.logits, tgt) * valid).sum(-1)
+                ctx_ll = (_token_ll(out.logits, tgt).double() * valid).sum(-1)
         tensors = _cache_tensors(cache) if (k > 0 or a_max > 0) else []
         s = k + a_max  # cached length
 
@@ -209,7 +209,8 @@ class Scorer:
         mask = torch.cat([cache_mask, valid], dim=1).long()  # (R, S + M)
         positions = (k + a[rows])[:, None] + torch.arange(m_max, device=dev)[None, :]  # (R, M)
         out = self._forward(ids, _make_cache(rolled), mask=mask, positions=positions)
-        ll = (_token_ll(out.logits, tgt) * valid).sum(-1)  # (R,)
+        # float64 sums: a continuation of hundreds of tokens would otherwise lose ~1e-4 to rounding
+        ll = (_token_ll(out.logits, tgt).double() * valid).sum(-1)  # (R,)
 
         ll, ctx_ll = ll.double().cpu().tolist(), ctx_ll.double().cpu().tolist()
         pos = 0
@@ -239,7 +240,7 @@ def score_naive(model, requests: Sequence[Request], with_seq: bool = False) -> l
             logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)  # (T, V)
             tok = logp[:-1].gather(-1, ids[0, 1:, None]).squeeze(-1)  # (T-1,) log p(token t+1)
             n = len(r.context)
-            ll.append(float(tok[n - 1 :].sum()))
-            seq.append(float(tok[k:].sum()))
+            ll.append(float(tok[n - 1 :].double().sum()))
+            seq.append(float(tok[k:].double().sum()))
         results.append(Scores(ll=ll, ll_seq=seq if with_seq else None))
     return results
