@@ -92,5 +92,11 @@ def test_outputs_seeds_and_predictions(data_dir, right_tokenizer, long_model_fac
 def test_unknown_names_are_listed(data_dir):
     with pytest.raises(ConfigError, match="valid tasks"):
         EvalConfig(tasks=["xcopa", "copa"]).validate()
+    with pytest.raises(ConfigError, match=r"'ko' is in none of the tasks.*valid languages: en, et, ht"):
+        EvalConfig(tasks=["xcopa"], languages=["ko"]).validate()
+    with pytest.raises(ConfigError, match="no template 'gpt3'; valid templates: afp, lm_eval"):
+        EvalConfig(tasks=["xnli"], template="gpt3").validate()
+    with pytest.raises(ConfigError, match="xwinograd has no split 'validation'; valid splits: test"):
+        EvalConfig(tasks=["xnli", "xwinograd"], split="validation").validate()
     with pytest.raises(ConfigError, match="shots must be >= 0"):
         EvalConfig(shots=[-1]).validate()

@@ -64,8 +64,18 @@ class EvalConfig:
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
     def validate(self) -> None:
-        for t in self.tasks:
-            load_task(t)
+        specs = [load_task(t) for t in self.tasks]
+        known = sorted({lang for spec in specs for lang in spec.languages})
+        for lang in self.languages:
+            if normalize(lang) not in known:
+                raise ConfigError(f"language {lang!r} is in none of the tasks {self.tasks}; "
+                                  f"valid languages: {', '.join(known)}")
+        for spec in specs:
+            if self.template is not None:
+                spec.template(self.template, spec.languages[0])
+            for split in (self.split, self.demo_split):
+                if split is not None:
+                    spec.check_split(split)
         if any(k < 0 for k in self.shots):
             raise ConfigError(f"shots must be >= 0, got {self.shots}")
         if not self.seeds:
