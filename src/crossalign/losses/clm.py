@@ -109,3 +109,37 @@ def lm_loss_reference(hidden, targets, weight, bias=None, scale=1.0, softcap=Non
     """Naive full-logits version of :func:`lm_loss`, for tests and benchmarks."""
     logits, _ = _chunk_logits(hidden, weight, bias, scale, softcap)
     return torch.nn.functional.cross_entropy(logits, targets, reduction="sum"), int(targets.shape[0])
+
+
+def lm_loss_checkpointed(
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    project,
+    chunk_size: int = 1024,
+) -> tuple[torch.Tensor, int]:
+    """:func:`lm_loss` through a projection *function* ``project((n, H)) -> (n, V) float32 logits``.
+
+    For sharded training (DeepSpeed ZeRO-3, FSDP) the output layer's weight is only whole
+    inside its module's forward, so the head must be called as a module. Each chunk runs
+    under activation checkpointing: its (chunk, V) logits are freed after the forward and
+    recomputed in the backward, so memory stays at one block (one extra head matmul per
+    chunk compared with the fused path).
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    n = int(targets.shape[0])
+    if n == 0:
+        return hidden.sum() * 0.0, 0
+
+    def chunk_sum(h, y):
+        return torch.nn.functional.cross_entropy(project(h), y, reduction="sum")
+
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, n, chunk_size):
+        total = total + checkpoint(
+            chunk_sum,
+            hidden[start : start + chunk_size],
+            targets[start : start + chunk_size],
+            use_reentrant=False,
+        )
+    return total, n

@@ -19,12 +19,24 @@ import torch
 from torch import nn
 
 from crossalign.data.packing import packed_model_inputs
-from crossalign.losses.clm import lm_loss
+from crossalign.losses.clm import lm_loss, lm_loss_checkpointed
 from crossalign.model.layers import backbone, hidden_states_at, text_config
 from crossalign.model.lm_head import output_head
 from crossalign.model.pooling import pool
 
 IGNORE = -100
+HEAD_IMPLS = ("auto", "fused", "module")
+
+
+def _sharded(weight: torch.Tensor, vocab: int) -> bool:
+    """True when the head weight is not a plain whole (V, H) tensor outside its module's forward
+    (DeepSpeed ZeRO-3 partitions, FSDP flat/DTensor shards)."""
+    return (
+        getattr(weight, "ds_id", None) is not None
+        or type(weight).__name__ == "DTensor"
+        or weight.dim() != 2
+        or weight.shape[0] != vocab
+    )
 
 
 class AlignmentModel(nn.Module):
@@ -38,6 +50,7 @@ class AlignmentModel(nn.Module):
         pooling: str = "mean",
         packing: str = "position_ids",
         chunk_size: int = 1024,
+        head_impl: str = "auto",
     ):
         super().__init__()
         self.lm = lm
@@ -45,10 +58,19 @@ class AlignmentModel(nn.Module):
         self.pooling = pooling
         self.packing = packing
         self.chunk_size = chunk_size
+        if head_impl not in HEAD_IMPLS:
+            raise ValueError(f"unknown head_impl {head_impl!r}; choose from {list(HEAD_IMPLS)}")
+        self.head_impl = head_impl
 
     @property
     def config(self):
         return self.lm.config
+
+    @property
+    def _no_split_modules(self):
+        # FSDP's transformer-based auto-wrap reads the block class names from the model it wraps.
+        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        return getattr(base, "_no_split_modules", None)
 
     @property
     def hidden_size(self) -> int:
@@ -72,16 +94,22 @@ class AlignmentModel(nn.Module):
         hidden = backbone(self.lm)(**kwargs, use_cache=False).last_hidden_state  # (B, T, H)
         shifted = labels[:, 1:]  # (B, T-1): token t+1 is predicted from position t
         sel = shifted != IGNORE
+        h, y = hidden[:, :-1][sel], shifted[sel]  # (N, H), (N,)
         head = output_head(self.lm)
-        return lm_loss(
-            hidden[:, :-1][sel],
-            shifted[sel],
-            head.weight,
-            head.bias,
-            head.scale,
-            head.softcap,
-            self.chunk_size,
-        )
+        impl = self.head_impl
+        if impl == "auto":
+            impl = "module" if _sharded(head.weight, int(text_config(self.lm).vocab_size)) else "fused"
+        if impl == "fused":
+            return lm_loss(h, y, head.weight, head.bias, head.scale, head.softcap, self.chunk_size)
+        module = (
+            self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        ).get_output_embeddings()
+
+        def project(x):  # (n, H) -> (n, V) through the module, so sharding hooks gather its weight
+            z = module(x).float() * head.scale
+            return z if head.softcap is None else head.softcap * torch.tanh(z / head.softcap)
+
+        return lm_loss_checkpointed(h, y, project, self.chunk_size)
 
     def forward(
         self,

@@ -105,7 +105,12 @@ def hidden_states_at(
 
         return hook
 
-    handles = [blocks[idx].register_forward_pre_hook(make_hook(idx), with_kwargs=True) for idx in wanted]
+    # prepend: run before any hook a sharding wrapper (FSDP, ZeRO-3) put on the block, so the
+    # forward stops before that block's weights are gathered.
+    handles = [
+        blocks[idx].register_forward_pre_hook(make_hook(idx), with_kwargs=True, prepend=True)
+        for idx in wanted
+    ]
     try:
         model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     except _StopForward:

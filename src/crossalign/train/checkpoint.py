@@ -80,13 +80,17 @@ def save_final_model(
     merge_lora: bool = True,
     config=None,
     extra: dict | None = None,
+    state_dict: dict | None = None,
 ) -> Path:
-    """Write the trained model, its tokenizer and the resolved config to ``out_dir`` (atomically)."""
+    """Write the trained model, its tokenizer and the resolved config to ``out_dir`` (atomically).
+
+    ``state_dict``: the full weights gathered from a sharded run (FSDP, DeepSpeed); LoRA is then
+    saved as an adapter, unmerged, since merging needs the whole weights in place."""
     model = lm
-    if _is_peft(lm) and merge_lora:
+    if _is_peft(lm) and merge_lora and state_dict is None:
         model = lm.merge_and_unload()
     with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
         if config is not None:
             save_config(config, tmp)

@@ -92,6 +92,15 @@ class ClmConfig:
         },
     )
     add_eos: bool = field(default=True, metadata={"help": "Append the EOS token to every response."})
+    head_impl: str = field(
+        default="auto",
+        metadata={
+            "help": "How the output layer is applied: fused (weights used directly, fastest), module "
+            "(called as a module under checkpointing: needed when ZeRO-3/FSDP shard it), auto (module "
+            "only when the weight is sharded).",
+            "choices": ["auto", "fused", "module"],
+        },
+    )
     chunk_size: int = field(default=1024, metadata={"help": "Positions per chunk of the fused LM-head loss."})
 
 

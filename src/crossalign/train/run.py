@@ -44,6 +44,26 @@ def check_lengths(cfg: TrainConfig, lm) -> None:
             raise ConfigError(f"{name} = {value} is longer than the model allows ({limit} positions)")
 
 
+def trainable_model_config(model_cfg):
+    """A GGUF model is trained from a standard checkpoint converted once into the crossalign cache:
+    transformers cannot ``save_pretrained`` a model loaded from GGUF."""
+    from dataclasses import replace
+
+    path = Path(model_cfg.name_or_path)
+    if model_cfg.gguf_file:
+        path = path / model_cfg.gguf_file
+    if path.suffix != ".gguf":
+        return model_cfg
+    if not path.is_file():
+        raise InputError("GGUF file not found (download it first to train from it)", path)
+    from crossalign.model.gguf import cache_root, convert_gguf
+
+    out = cache_root() / "converted" / f"{path.stem}-{path.stat().st_size}"
+    if not (out / "crossalign_provenance.json").is_file():
+        convert_gguf(path, out)
+    return replace(model_cfg, name_or_path=str(out), gguf_file=None)
+
+
 def heldout_split(samples, n: int):
     """The last ``n`` samples with a pair are held out (not trained on) for retrieval scoring."""
     if n <= 0:
@@ -150,8 +170,9 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     samples = read_samples(cfg.data.train_file, cfg.data.max_samples)
     samples, held_src, held_tgt = heldout_split(samples, cfg.monitor.heldout)
 
-    tokenizer = load_tokenizer(cfg.model)
-    lm = load_model(cfg.model, device=torch.device("cpu"))  # the Trainer places it on its device
+    model_cfg = trainable_model_config(cfg.model)
+    tokenizer = load_tokenizer(model_cfg)
+    lm = load_model(model_cfg, device=torch.device("cpu"))  # the Trainer places it on its device
     check_lengths(cfg, lm)
     check_output_head(lm, torch.tensor([tokenizer("Hello world, this is a check.")["input_ids"]]))
 
@@ -209,7 +230,12 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         )
 
     module = AlignmentModel(
-        lm, layer, cfg.contrastive.pooling, mode if mode != "padding" else "position_ids", cfg.clm.chunk_size
+        lm,
+        layer,
+        cfg.contrastive.pooling,
+        mode if mode != "padding" else "position_ids",
+        cfg.clm.chunk_size,
+        cfg.clm.head_impl,
     )
     collator = AlignmentCollator(
         tokenizer.pad_token_id,
@@ -245,6 +271,14 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         symmetric=cfg.contrastive.symmetric,
         monitor=monitor,
     )
+    sharded = trainer.is_fsdp_enabled or (
+        trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
+    )
+    if sharded and monitor is not None:
+        raise ConfigError(
+            "monitor.heldout: held-out retrieval during training is not supported with FSDP or "
+            "ZeRO-3 (sharded weights); set monitor.every 0 and score checkpoints afterwards"
+        )
     return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say)
 
 
@@ -272,8 +306,16 @@ def finish_run(run: TrainingRun) -> Path | None:
     if monitor is not None:
         extra["heldout_retrieval_after"] = monitor.measure(lm)["heldout/retrieval"]
         say(f"held-out retrieval at layer {run.layer} after training: {extra['heldout_retrieval_after']:.3f}")
+    trainer, state_dict = run.trainer, None
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        # Sharded weights: gather a full state dict (a collective: every rank takes part).
+        wrapped = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
+        full = trainer.accelerator.get_state_dict(wrapped)
+        state_dict = {k.removeprefix("lm."): v for k, v in full.items()}
     out = None
-    if run.trainer.args.should_save:
-        out = save_final_model(lm, run.tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra)
+    if trainer.args.should_save:
+        out = save_final_model(
+            lm, run.tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra, state_dict=state_dict
+        )
     run.trainer.accelerator.wait_for_everyone()
     return out

@@ -126,7 +126,9 @@ class AlignmentTrainer(Trainer):
             return
         os.makedirs(output_dir, exist_ok=True)
         lm = self.accelerator.unwrap_model(self.model).lm
-        lm.save_pretrained(output_dir)
+        if state_dict is not None:  # gathered by the Trainer under FSDP / DeepSpeed: keys of the wrapper
+            state_dict = {k.removeprefix("lm."): v for k, v in state_dict.items()}
+        lm.save_pretrained(output_dir, state_dict=state_dict)
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
         layer = self.accelerator.unwrap_model(self.model).layer
