@@ -38,7 +38,7 @@ def items(tok):
         TrainSample(s, t, f"{t} {s}", p, r, f"x:{i}")
         for i, ((s, t), (p, r)) in enumerate(zip(SENTENCES, PROMPTS, strict=True))
     ]
-    data, _ = tokenize_samples(tok, samples, clm_max_length=64)
+    data, _ = tokenize_samples(tok, samples, clm_max_length=64, hard_negatives=True)
     return [data[i] for i in range(len(data))]
 
 

@@ -85,6 +85,7 @@ def tokenize_samples(
     pair_max_length: int = 128,
     use_pairs: bool = True,
     use_clm: bool = True,
+    hard_negatives: bool = False,
 ) -> tuple[TokenizedDataset, Counter]:
     if truncation not in ("left", "skip"):
         raise ValueError(f"unknown truncation {truncation!r}; choose from ['left', 'skip']")
@@ -93,7 +94,7 @@ def tokenize_samples(
     with_clm = [i for i, s in enumerate(samples) if use_clm and s.prompt is not None]
     src, src_sp = _tokenize(tokenizer, [samples[i].src for i in with_pair], True)
     tgt, tgt_sp = _tokenize(tokenizer, [samples[i].tgt for i in with_pair], True)
-    with_neg = [i for i in with_pair if samples[i].hard_negative is not None]
+    with_neg = [i for i in with_pair if hard_negatives and samples[i].hard_negative is not None]
     neg, neg_sp = _tokenize(tokenizer, [samples[i].hard_negative for i in with_neg], True)
     prompts, prompts_sp = _tokenize(tokenizer, [samples[i].prompt for i in with_clm], True)
     responses, _ = _tokenize(tokenizer, [samples[i].response for i in with_clm], False)
@@ -121,4 +122,6 @@ def tokenize_samples(
     counts["samples"] = len(kept)
     counts["pairs"] = sum("src" in item for item in kept)
     counts["clm_sequences"] = sum("clm_ids" in item for item in kept)
+    if hard_negatives:
+        counts["hard_negatives"] = len(with_neg)
     return TokenizedDataset(kept), counts

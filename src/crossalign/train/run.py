@@ -222,7 +222,11 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         cfg.contrastive.max_length,
         use_pairs=cfg.contrastive.weight > 0,
         use_clm=cfg.clm.weight > 0,
+        hard_negatives=cfg.contrastive.hard_negatives,
     )
+    if cfg.contrastive.hard_negatives and not counts["hard_negatives"]:
+        raise InputError("contrastive.hard_negatives is on but no sample has pair.hard_negative",
+                         cfg.data.train_file)
     say("data: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if len(data) == 0:
         raise InputError(
