@@ -129,3 +129,21 @@ def test_too_long_is_an_error(right_tokenizer):
     model = tiny_model("llama", right_tokenizer, max_positions=16)
     with pytest.raises(ValueError, match="exceed the model's maximum of 16"):
         Scorer(model).score([Request(list(range(3, 15)), [[5, 6, 7, 8, 9]])])
+
+
+def test_peft_wrapped_model(right_tokenizer, long_model_factory):
+    from peft import LoraConfig, get_peft_model
+
+    from crossalign.testing import tiny_model
+
+    tok = right_tokenizer
+    model = get_peft_model(tiny_model("llama", tok, max_positions=1024),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.eval()
+    shared = tok.encode("Demo one. Yes\n\nDemo two, right? No\n\n")
+    reqs = [Request(shared + tok.encode(q, add_special_tokens=False), [tok.encode(c, add_special_tokens=False)
+                                                                       for c in (" sat", " sat on the mat")])
+            for q in ("A cat", "The dog barked loudly", "Kucing")]
+    for r, s in zip(reqs, Scorer(model, batch_size=3).score(reqs), strict=True):
+        for c, ll in zip(r.continuations, s.ll, strict=True):
+            assert abs(naive_ll(model, r.context, c) - ll) < 1e-4

@@ -109,7 +109,9 @@ class Scorer:
         self.pad_id = pad_id
         self.progress = progress
         self.device = next(model.parameters()).device
-        params = inspect.signature(model.forward).parameters
+        # A PEFT wrapper hides the signature behind **kwargs: look at the model it wraps.
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        params = inspect.signature(base.forward).parameters
         self._takes_positions = "position_ids" in params
         self._takes_keep = "logits_to_keep" in params
         cfg = model.config
