@@ -77,10 +77,13 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return dict(value)
     if origin in (typing.Union, types.UnionType):
         # e.g. int | str: keep the value if it already has one of the types, else try in order.
+        # Strings from the command line try the other types first ("11" -> 11 for int | str).
         args = [a for a in typing.get_args(inner) if a is not type(None)]
-        if any(isinstance(value, a) and not (a is int and isinstance(value, bool)) for a in args):
+        if not isinstance(value, str) and any(
+            isinstance(value, a) and not (a is int and isinstance(value, bool)) for a in args
+        ):
             return value
-        for a in args:
+        for a in sorted(args, key=lambda a: a is str):
             try:
                 return _coerce(value, a, where)
             except ConfigError:
