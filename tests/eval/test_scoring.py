@@ -71,8 +71,9 @@ def test_evaluate_lls_equal_naive(task, arch, template, tokenizer, data_dir, lon
     assert worst < 1e-4
 
 
-@pytest.mark.parametrize("arch", ["xglm", "gpt2", "bloom"])
-def test_other_architectures(arch, tokenizer, long_model_factory):
+@pytest.mark.parametrize("split_head", [True, False])
+@pytest.mark.parametrize("arch", ["llama", "gemma3", "xglm", "gpt2", "bloom"])
+def test_other_architectures(arch, split_head, tokenizer, long_model_factory):
     model = long_model_factory(arch, tokenizer)
     shared = tokenizer.encode("Demo one. Yes\n\nDemo two, right? No\n\n")
     reqs = [
@@ -87,7 +88,10 @@ def test_other_architectures(arch, tokenizer, long_model_factory):
             ("Kucing duduk", [" di atas", " tikar."]),
         ]
     ]
-    fast = Scorer(model, batch_size=2, max_rows=4).score(reqs, with_seq=True)
+    scorer = Scorer(model, batch_size=2, max_rows=4, use_split_head=split_head)
+    assert (scorer._split is not None) == split_head  # head at scored positions only / full logits
+    scorer.head_chunk = 5  # several chunks even for these short inputs
+    fast = scorer.score(reqs, with_seq=True)
     # the cached prefix keeps at least one token of every context out
     k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
     for r, s in zip(reqs, fast, strict=True):
@@ -147,3 +151,13 @@ def test_peft_wrapped_model(right_tokenizer, long_model_factory):
     for r, s in zip(reqs, Scorer(model, batch_size=3).score(reqs), strict=True):
         for c, ll in zip(r.continuations, s.ll, strict=True):
             assert abs(naive_ll(model, r.context, c) - ll) < 1e-4
+
+
+def test_split_head_probe_rejects_a_mismatch(right_tokenizer):
+    from crossalign.testing import tiny_model
+
+    model = tiny_model("llama", right_tokenizer)
+    assert Scorer(model)._split is not None
+    # a soft-cap that LlamaForCausalLM does not apply: head(decoder(x)) no longer equals the logits
+    model.config.final_logit_softcapping = 0.5
+    assert Scorer(model)._split is None

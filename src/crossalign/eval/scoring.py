@@ -88,21 +88,47 @@ def _make_cache(tensors: list[tuple[torch.Tensor, torch.Tensor]]):
     return cache
 
 
-def _token_ll(logits: torch.Tensor, targets: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """log p(targets) from logits (R, T, V) -> (R, T), in float32, a few rows at a time."""
-    out = torch.empty(targets.shape, dtype=torch.float32, device=logits.device)
-    for s in range(0, logits.shape[0], chunk):
-        lg = logits[s : s + chunk].float()  # (r, T, V)
-        tgt = targets[s : s + chunk].unsqueeze(-1)
-        out[s : s + chunk] = lg.gather(-1, tgt).squeeze(-1) - torch.logsumexp(lg, dim=-1)
-    return out
+def _apply_head(head, hidden: torch.Tensor, softcap: float | None) -> torch.Tensor:
+    logits = head(hidden).float()
+    if softcap:  # Gemma 2 style final logit soft-capping
+        logits = torch.tanh(logits / softcap) * softcap
+    return logits
+
+
+def _gather_ll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(targets) from fp32 logits (N, V) -> (N,), with one fused log-softmax."""
+    return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def _split_head(model):
+    """(decoder, output embedding, soft-cap) when ``model(ids).logits`` is exactly
+    ``head(decoder(ids))`` (checked on a probe), else None. Computing the head only at the
+    positions that are scored saves the padding's share of a large-vocabulary projection."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        decoder, head = base.get_decoder(), base.get_output_embeddings()
+        if decoder is None or head is None or decoder is base:
+            return None
+        cap = getattr(base.config, "final_logit_softcapping", None)
+        n = head.weight.shape[0]
+        ids = torch.tensor([[1 % n, 7 % n, 11 % n, 3 % n]], device=next(model.parameters()).device)
+        full = model(input_ids=ids).logits.float()
+        split = _apply_head(head, decoder(input_ids=ids).last_hidden_state, cap)
+        if full.shape != split.shape:
+            return None
+        tol = 1e-3 * float(full.abs().max()) + 1e-5
+        if not torch.allclose(full, split, rtol=1e-3, atol=tol):
+            return None
+    except (AttributeError, TypeError, ValueError, RuntimeError, NotImplementedError):
+        return None
+    return decoder, head, cap
 
 
 class Scorer:
     """Scores :class:`Request` lists with one model. Reuse one instance across tasks."""
 
     def __init__(self, model, batch_size: int = 16, max_rows: int = 64, pad_id: int = 0,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, use_split_head: bool = True):
         self.model = model
         self.batch_size = batch_size
         self.max_rows = max_rows
@@ -116,16 +142,51 @@ class Scorer:
         self._takes_keep = "logits_to_keep" in params
         cfg = model.config
         self.max_length = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+        with torch.inference_mode():
+            self._split = _split_head(model) if use_split_head else None
+        self.head_chunk = 512  # positions per head projection: bounds the (N, vocab) fp32 buffer
 
-    def _forward(self, ids, cache, mask=None, positions=None, keep_last_only=False):
+    def _forward(self, ids, cache, mask=None, positions=None):
+        """Run ``ids`` after ``cache``; returns (hidden states or None, logits or None, cache)."""
         kwargs = dict(input_ids=ids, past_key_values=cache, use_cache=True)
         if mask is not None:
             kwargs["attention_mask"] = mask
         if positions is not None and self._takes_positions:
             kwargs["position_ids"] = positions
-        if keep_last_only and self._takes_keep:
-            kwargs["logits_to_keep"] = 1
-        return self.model(**kwargs)
+        if self._split is not None:
+            out = self._split[0](**kwargs)
+            return out.last_hidden_state, None, out.past_key_values
+        if self._takes_keep:
+            kwargs["logits_to_keep"] = 0 if self._want_logits else 1
+        out = self.model(**kwargs)
+        return None, out.logits, out.past_key_values
+
+    def _advance(self, ids, cache, mask=None, positions=None):
+        self._want_logits = False
+        return self._forward(ids, cache, mask, positions)[2]
+
+    def _scored(self, ids, cache, mask, positions, targets, valid):
+        """(sum of log p(targets) where ``valid`` (R, M) as (R,) float64, new cache); the
+        log-softmax is taken only at valid positions (hidden path) or at the positions fed."""
+        self._want_logits = True
+        hidden, logits, cache = self._forward(ids, cache, mask, positions)
+        lls = torch.zeros(valid.shape, dtype=torch.float64, device=valid.device)
+        if hidden is not None:
+            _, head, cap = self._split
+            h, t = hidden[valid], targets[valid]  # (N, H), (N,)
+            step = self.head_chunk
+            parts = [_gather_ll(_apply_head(head, h[s : s + step], cap), t[s : s + step])
+                     for s in range(0, h.shape[0], step)]
+            if parts:
+                lls[valid] = torch.cat(parts).double()
+        else:
+            rows = max(1, self.head_chunk // max(1, logits.shape[1]))
+            for s in range(0, logits.shape[0], rows):
+                lp = _gather_ll(logits[s : s + rows].float().flatten(0, 1), targets[s : s + rows].flatten())
+                lls[s : s + rows] = lp.view(-1, logits.shape[1]).double()
+            lls = lls * valid
+        # float64 sums: a continuation of hundreds of tokens would otherwise lose ~1e-4 to rounding
+        return lls.sum(-1), cache
 
     @torch.inference_mode()
     def score(self, requests: Sequence[Request], with_seq: bool = False) -> list[Scores]:
@@ -138,8 +199,7 @@ class Scorer:
         prefix: list[tuple[torch.Tensor, torch.Tensor]] = []
         if k > 0:
             ids = torch.tensor([contexts[0][:k]], device=dev)
-            out = self._forward(ids, _make_cache([]), keep_last_only=True)
-            prefix = _cache_tensors(out.past_key_values)  # per layer (1, H, K, D)
+            prefix = _cache_tensors(self._advance(ids, _make_cache([])))  # per layer (1, H, K, D)
 
         order = sorted(range(len(requests)), key=lambda i: -len(contexts[i]))
         results: list[Scores | None] = [None] * len(requests)
@@ -171,15 +231,15 @@ class Scorer:
             # Right padding after real tokens: causal attention keeps pads out of real positions,
             # so an all-ones mask is exact (and no row is ever fully masked).
             ones = torch.ones(b, k + a_max, dtype=torch.long, device=dev)
-            out = self._forward(ids, cache, mask=ones, keep_last_only=not with_seq)
-            cache = out.past_key_values
             if with_seq:
                 tgt = torch.full((b, a_max), self.pad_id, dtype=torch.long, device=dev)
                 for r, i in enumerate(batch):
                     t = requests[i].context[k + 1 :]
                     tgt[r, : len(t)] = torch.tensor(t, device=dev)
                 valid = torch.arange(a_max, device=dev)[None, :] < a[:, None]  # (B, A)
-                ctx_ll = (_token_ll(out.logits, tgt).double() * valid).sum(-1)
+                ctx_ll, cache = self._scored(ids, cache, ones, None, tgt, valid)
+            else:
+                cache = self._advance(ids, cache, mask=ones)
         tensors = _cache_tensors(cache) if (k > 0 or a_max > 0) else []
         s = k + a_max  # cached length
 
@@ -210,9 +270,7 @@ class Scorer:
         valid = torch.arange(m_max, device=dev)[None, :] < lens[:, None]  # (R, M)
         mask = torch.cat([cache_mask, valid], dim=1).long()  # (R, S + M)
         positions = (k + a[rows])[:, None] + torch.arange(m_max, device=dev)[None, :]  # (R, M)
-        out = self._forward(ids, _make_cache(rolled), mask=mask, positions=positions)
-        # float64 sums: a continuation of hundreds of tokens would otherwise lose ~1e-4 to rounding
-        ll = (_token_ll(out.logits, tgt).double() * valid).sum(-1)  # (R,)
+        ll, _ = self._scored(ids, _make_cache(rolled), mask, positions, tgt, valid)  # (R,)
 
         ll, ctx_ll = ll.double().cpu().tolist(), ctx_ll.double().cpu().tolist()
         pos = 0
