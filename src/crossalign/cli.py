@@ -23,8 +23,9 @@ from crossalign.languages import UnknownLanguageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("crossalign.commands.generate", "build AFP training samples from pairs or instruction data"),
     "train": ("crossalign.commands.train", "align a causal LM: contrastive + cross-lingual instruction loss"),
-    "evaluate": ("crossalign.commands.evaluate", "few-shot ICL accuracy on XNLI, XCOPA, PAWS-X, XStoryCloze, XWinograd"),
+    "evaluate": ("crossalign.commands.evaluate", "few-shot ICL on XNLI, XCOPA, PAWS-X, XStoryCloze, XWinograd"),
     "analyze": ("crossalign.commands.analyze", "per-layer analysis of language representations, with plots"),
+    "quickstart": ("crossalign.commands.quickstart", "the whole story on a real model: before, align, after"),
 }
 
 

@@ -138,9 +138,17 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     unknown = [k for k in data if k.replace("-", "_") not in names]
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    defaults = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
         name = key.replace("-", "_")
+        f = defaults[name]
+        if isinstance(value, dict) and f.default_factory is not dataclasses.MISSING:
+            # A nested section given in part keeps the field's own defaults for the rest
+            # (which may differ from the nested class's defaults).
+            base = f.default_factory()
+            if dataclasses.is_dataclass(base):
+                value = _merge(to_dict(base), value)
         kwargs[name] = _coerce(value, hints[name], f"{where}.{name}")
     cfg = cls(**kwargs)
     _check_choices(cfg, where)

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from crossalign.config import ConfigError, build_parser, from_dict, load_config, parse_args, save_config, to_dict
+from crossalign.config import (
+    ConfigError,
+    build_parser,
+    from_dict,
+    load_config,
+    parse_args,
+    save_config,
+    to_dict,
+)
 
 
 @dataclass
@@ -87,3 +95,13 @@ def test_help_lists_every_field_with_its_help():
     for flag in ["--mode", "--steps", "--flag", "--layer", "--path", "--inner.rate", "--inner.names"]:
         assert flag in text
     assert "the mode" in text and "Choices: x, y" in text
+
+
+@dataclass
+class WithCustomDefaults:
+    inner: Inner = field(default_factory=lambda: Inner(rate=0.9, names=["custom"]))
+
+
+def test_partial_nested_section_keeps_the_fields_own_defaults():
+    cfg = from_dict(WithCustomDefaults, {"inner": {"names": ["given"]}})
+    assert cfg.inner.rate == 0.9 and cfg.inner.names == ["given"]

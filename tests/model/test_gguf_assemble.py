@@ -49,7 +49,9 @@ def test_wrong_checksum_leaves_no_file(fake_parts, tmp_path):
 
 
 def test_missing_package_says_how_to_install(tmp_path):
-    spec = gguf.PackagedGGUF("nope", "n.gguf", "0" * 64, (("no_such_pkg_xyz", "data/x"),), "pip install 'crossalign[gemma]'")
+    spec = gguf.PackagedGGUF(
+        "nope", "n.gguf", "0" * 64, (("no_such_pkg_xyz", "data/x"),), "pip install 'crossalign[gemma]'"
+    )
     with pytest.raises(FileNotFoundError, match="crossalign\\[gemma\\]"):
         gguf.assemble(spec, tmp_path / "n.gguf")
 

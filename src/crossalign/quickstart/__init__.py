@@ -1,0 +1,1 @@
+"""The quickstart: crossalign's whole story on one offline machine (see ``crossalign quickstart``)."""

@@ -1,0 +1,41 @@
+"""Run the quickstart's stages in order and time them (see :mod:`crossalign.quickstart.stages`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from crossalign.config import save_config
+from crossalign.quickstart.config import QuickstartConfig
+from crossalign.quickstart.report import write_quickstart_report
+from crossalign.quickstart.stages import data_stage, measure_stage, model_stage, train_stage
+
+
+def run_quickstart(cfg: QuickstartConfig, say=print) -> str | None:
+    """Run the configured stages; returns the before/after table (markdown) when the report ran."""
+    out = Path(cfg.output_dir)
+    save_config(cfg, out)
+    timings: dict[str, float] = {}
+    wanted = set(cfg.stages)
+
+    def timed(name, fn, *args):
+        start = time.perf_counter()
+        result = fn(*args)
+        timings[name] = round(time.perf_counter() - start, 1)
+        return result
+
+    model_path = timed("model", model_stage, cfg, say)
+    data_info = timed("data", data_stage, cfg, out, say) if wanted & {"data", "before", "train", "after",
+                                                                       "report"} else None
+    if "before" in wanted or "report" in wanted:
+        timed("before", measure_stage, "before", model_path, cfg, out, say)
+    train_info = None
+    if wanted & {"train", "after", "report"}:
+        train_info = timed("train", train_stage, cfg, model_path, out, say)
+        train_info["base_model"] = cfg.model.name_or_path
+    if wanted & {"after", "report"}:
+        timed("after", measure_stage, "after", train_info["model"], cfg, out, say, train_info["fingerprint"])
+    if "report" not in wanted:
+        return None
+    table = timed("report", write_quickstart_report, out, train_info, data_info, dict(timings), say)
+    return table

