@@ -104,3 +104,25 @@ def test_layer_out_of_range(saved_models, tatoeba_dir, tmp_path, capsys):
               "--output", tmp_path / "o")
     assert rc == 2
     assert "valid layers are 0..4" in capsys.readouterr().err
+
+
+def test_hub_dataset_layout_and_jsonl(saved_models, tmp_path, make_pairs):
+    """A dataset saved with save_to_disk (the layout a hub id resolves to) and a JSON-lines file."""
+    from datasets import Dataset
+
+    eng, deu = make_pairs(languages=("de",), n=8)["de"]
+    Dataset.from_dict({"translation": [{"de": d, "en": e} for d, e in zip(deu, eng, strict=True)]}) \
+        .save_to_disk(tmp_path / "wmt-like")
+    jsonl = tmp_path / "pairs.jsonl"
+    eng2, fra = make_pairs(languages=("fr",), n=8, seed=5)["fr"]
+    jsonl.write_text("".join(json.dumps({"src": e, "tgt": f}) + "\n" for e, f in zip(eng2, fra, strict=True)),
+                     encoding="utf-8")
+    for name, extra in (("hf", ["--pairs.format", "hf", "--pairs.src-lang", "de", "--pairs.tgt-lang", "en",
+                                "--pairs.paths", tmp_path / "wmt-like"]),
+                        ("jsonl", ["--pairs.src-lang", "en", "--pairs.tgt-lang", "fr", "--pairs.paths", jsonl])):
+        out = tmp_path / name
+        assert _run("--model.name_or_path", saved_models[0], "--layers", "1,2", "--projection-layers", "none",
+                    "--separability", "silhouette", "--output", out, *extra) == 0
+        report = json.loads((out / "analysis.json").read_text())["runs"]["base"]
+        assert report["pairs"] == ({"de": 8} if name == "hf" else {"fr": 8})
+        assert not list(out.glob("projection_*.png"))

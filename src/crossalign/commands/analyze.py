@@ -103,7 +103,7 @@ class Config:
     uniformity_max_samples: int = field(
         default=5000, metadata={"help": "Seeded subsample for uniformity (all pairs among them)."}
     )
-    projection_layers: str = field(
+    projection_layers: str | None = field(
         default="auto",
         metadata={"help": "Layers to draw PCA/t-SNE at: 'auto' (recommended layer(s)), 'none', or '6,12'."},
     )
@@ -174,7 +174,7 @@ def main(cfg: Config) -> int:
     try:
         for label, model_cfg in runs:
             analysed.append((label, *_encode_and_measure(cfg, model_cfg, by_lang, label)))
-        if cfg.projection_layers.strip().lower() != "none" and cfg.projection_methods:
+        if cfg.projection_layers not in (None, "", "none") and cfg.projection_methods:
             pooling = analysed[0][1]["recommended"]["pooling"]
             if cfg.projection_layers.strip().lower() == "auto":
                 wanted = sorted({results["recommended"]["layer"] for _, results, _ in analysed})
