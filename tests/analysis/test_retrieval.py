@@ -59,3 +59,19 @@ def test_retrieval_errors():
         retrieval_scores(torch.zeros(3, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="at least one"):
         retrieval_scores(torch.zeros(0, 2), torch.zeros(0, 2))
+
+
+def test_never_scores_more_than_a_block(monkeypatch):
+    seen = []
+    original = torch.Tensor.__matmul__
+
+    def spy(a, b):
+        out = original(a, b)
+        seen.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(torch.Tensor, "__matmul__", spy)
+    src = torch.randn(50, 6, generator=torch.Generator().manual_seed(2))
+    retrieval_scores(src, src + 0.1, k=3, block_size=8)
+    assert seen and max(rows for rows, _ in seen) == 8  # (block, N) score blocks only
+    assert len(seen) == 3 * 7  # three passes over ceil(50 / 8) blocks
