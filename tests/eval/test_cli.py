@@ -76,3 +76,5 @@ def test_evaluate_command_bad_input(tmp_path, capsys):
     )
     assert main(["evaluate", "--model.name_or_path", "x", "--demo-mode", "random"]) == 2
     assert "choose from ['fixed', 'per_item']" in capsys.readouterr().err
+    assert main(["evaluate", "--tasks", "xcopa"]) == 2
+    assert "model.name_or_path is empty" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crossalign.config import save_config, to_dict
+from crossalign.errors import ConfigError
 from crossalign.eval.runner import EvalConfig
 from crossalign.model.load import ModelConfig
 
@@ -24,6 +25,11 @@ class Config(EvalConfig):
     output_dir: str = field(default="runs/evaluate", metadata={"help": "Where results are written."})
     predictions: bool = field(default=False, metadata={
         "help": "Also write per-item predictions (JSON lines)."})
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.model.name_or_path:
+            raise ConfigError("model.name_or_path is empty: give a hub id, a checkpoint folder or a .gguf file")
 
 
 def main(cfg: Config) -> int:
