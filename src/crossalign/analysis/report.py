@@ -103,8 +103,7 @@ def render_markdown(runs: list[tuple[str, dict]], files: dict[str, Path], out_di
     lines += ["## Metrics against layer", ""]
     for name, path in files.items():
         if name.startswith("layers_"):
-            lines.append(f"![{name}]({path.relative_to(out_dir).as_posix()})")
-    lines.append("")
+            lines += [f"![{name}]({path.relative_to(out_dir).as_posix()})", ""]
     rec = first["recommended"]
     lines += [f"## Per language at layer {rec['layer']} ({rec['pooling']})", ""]
     header = ["language"] + [f"{label} {d}" for label, _ in runs for d in ("xx→piv", "piv→xx")]
@@ -123,8 +122,7 @@ def render_markdown(runs: list[tuple[str, dict]], files: dict[str, Path], out_di
         lines += ["## Language clusters", "", "Seeded subsample, L2-normalised rows; "
                   "t-SNE with cosine distance.", ""]
         for name, path in projections:
-            lines.append(f"![{name}]({path.relative_to(out_dir).as_posix()})")
-        lines.append("")
+            lines += [f"![{name}]({path.relative_to(out_dir).as_posix()})", ""]
     return "\n".join(lines)
 
 
