@@ -145,6 +145,7 @@ class Scorer:
         with torch.inference_mode():
             self._split = _split_head(model) if use_split_head else None
         self.head_chunk = 512  # positions per head projection: bounds the (N, vocab) fp32 buffer
+        self._want_logits = False  # logits path only: all fed positions, or just the last one
 
     def _forward(self, ids, cache, mask=None, positions=None):
         """Run ``ids`` after ``cache``; returns (hidden states or None, logits or None, cache)."""
