@@ -62,7 +62,7 @@ def test_quickstart_tiny_end_to_end(tmp_path, offline_catalogs, shared_data, cap
         "--evaluate.tasks", "xcopa", "--evaluate.languages", "id", "--evaluate.shots", "0", "1",
         "--evaluate.limit", "4", "--train.training.max_steps", "3", "--train.training.per_device_train_batch_size", "4",
         "--train.training.learning_rate", "1e-3", "--train.training.logging_steps", "1",
-        "--train.training.report_to", "none", "--train.contrastive.layer", "2", "--train.monitor.heldout", "0",
+        "--train.training.report_to", "none", "--train.contrastive.layer", "auto", "--train.monitor.heldout", "4",
         "--train.clm.max_length", "128",
     ]
     assert cli_main(args) == 0
@@ -71,11 +71,15 @@ def test_quickstart_tiny_end_to_end(tmp_path, offline_catalogs, shared_data, cap
     report = json.loads((out / "report" / "report.json").read_text())
     assert {r["language"] for r in report["languages"]} == {"de", "fr", "id"}
     assert [r["held_out"] for r in report["languages"] if r["language"] == "id"] == [True]
-    assert report["layer"] == 2 and report["train"]["steps"] == 3
+    # layer auto is resolved once, on held-out *training* samples, and used by training and the report.
+    before = json.loads((out / "before" / "done.json").read_text())
+    assert before["layer_scores"] and report["layer"] == before["layer"] == report["train"]["layer"]
+    assert report["train"]["steps"] == 3
     assert {(r["task"], r["sample"], r["shots"]) for r in report["icl"]} == {("xcopa", "id", 0), ("xcopa", "id", 1)}
     md = (out / "report" / "report.md").read_text()
     pngs = sorted(p.name for p in (out / "report").glob("*.png"))
     assert pngs and all(f"({name})" in md for name in pngs)
+    assert f"projection_pca_mean_L{report['layer']}.png" in pngs
     # Held-out English sentences never appear in training pairs.
     train = [json.loads(x) for x in (out / "data" / "train_pairs.jsonl").read_text().splitlines()]
     held = [json.loads(x) for x in (out / "data" / "heldout_pairs.jsonl").read_text().splitlines()]

@@ -58,10 +58,11 @@ class QuickstartData:
 
 @dataclass
 class QuickstartAnalysis:
+    """The analysis pools like training does (train.contrastive.pooling / include_special)."""
+
     layers: list[str] = field(
         default_factory=lambda: ["all"], metadata={"help": "Layers to analyse: all, or a list (0 6 -1)."}
     )
-    pooling: str = field(default="mean", metadata={"help": "Pooling.", "choices": ["mean", "last"]})
     batch_size: int = field(default=32, metadata={"help": "Sentences per forward pass."})
     max_length: int = field(default=64, metadata={"help": "Token limit per sentence (longer: truncated)."})
 

@@ -27,14 +27,16 @@ def run_quickstart(cfg: QuickstartConfig, say=print) -> str | None:
     model_path = timed("model", model_stage, cfg, say)
     data_info = timed("data", data_stage, cfg, out, say) if wanted & {"data", "before", "train", "after",
                                                                        "report"} else None
+    layer = None
     if "before" in wanted or "report" in wanted:
-        timed("before", measure_stage, "before", model_path, cfg, out, say)
+        layer = timed("before", measure_stage, "before", model_path, cfg, out, say)["layer"]
     train_info = None
     if wanted & {"train", "after", "report"}:
-        train_info = timed("train", train_stage, cfg, model_path, out, say)
+        train_info = timed("train", train_stage, cfg, model_path, out, say, layer)
         train_info["base_model"] = cfg.model.name_or_path
     if wanted & {"after", "report"}:
-        timed("after", measure_stage, "after", train_info["model"], cfg, out, say, train_info["fingerprint"])
+        timed("after", measure_stage, "after", train_info["model"], cfg, out, say, train_info["layer"],
+              train_info["fingerprint"])
     if "report" not in wanted:
         return None
     table = timed("report", write_quickstart_report, out, train_info, data_info, dict(timings), say)

@@ -73,10 +73,10 @@ def markdown_tables(rows, summary, icl, layer, pooling, uniformity) -> str:
     for r in rows + summary:
         name = r["language"] + (" *(held out)*" if r["held_out"] and "held out" not in r["language"] else "")
         lines.append(f"| {name} | {_pct(r['retrieval_before'])} | {_pct(r['retrieval_after'])} | "
-                     f"{_delta(r['retrieval_before'], r['retrieval_after'])} | {r['alignment_before']:.3f} | "
-                     f"{r['alignment_after']:.3f} |")
+                     f"{_delta(r['retrieval_before'], r['retrieval_after'])} | {r['alignment_before']:.4f} | "
+                     f"{r['alignment_after']:.4f} |")
     lines += ["", f"Uniformity (log mean Gaussian potential, all sentences, lower = more uniform): "
-                  f"{uniformity[0]:.3f} before, {uniformity[1]:.3f} after."]
+                  f"{uniformity[0]:.4f} before, {uniformity[1]:.4f} after."]
     if icl:
         lines += ["", "Few-shot ICL accuracy (%):", "",
                   "| task | prompt | sample | shots | items | before | after | Δ |",

@@ -177,8 +177,34 @@ def icl_config(cfg: QuickstartConfig, say):
     return None
 
 
-def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, say, extra_key=None) -> dict:
-    """Analysis (+ ICL when reachable) of one model; cached in ``out/name``."""
+def choose_train_layer(cfg: QuickstartConfig, model, tokenizer, out: Path, say) -> tuple[int, dict | None]:
+    """The layer training pools: ``train.contrastive.layer``, with ``auto`` resolved exactly as
+    ``crossalign train`` does (base-model retrieval on the held-out *training* samples, never on
+    the evaluation pairs), so the pictures can be drawn at that layer before training."""
+    from crossalign.model.layers import num_layers, resolve_layer
+    from crossalign.train.monitor import choose_layer
+    from crossalign.train.run import heldout_split
+    from crossalign.train.samples import read_samples
+
+    c = cfg.train.contrastive
+    if c.layer != "auto":
+        return resolve_layer(c.layer, num_layers(model)), None
+    samples = read_samples(str(out / "data" / "samples.jsonl"))
+    _, src, tgt = heldout_split(samples, cfg.train.monitor.heldout)
+    layer, scores = choose_layer(model, tokenizer, src, tgt, c.pooling, c.include_special,
+                                 cfg.train.monitor.batch_size)
+    say(f"layer auto: base retrieval on {len(src)} held-out training pairs peaks at layer {layer} "
+        f"({scores[layer]:.3f})")
+    return layer, {str(k): v for k, v in scores.items()}
+
+
+def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, say, layer: int | None = None,
+                  extra_key=None) -> dict:
+    """Analysis (+ ICL when reachable) of one model; cached in ``out/name``.
+
+    ``layer``: where to draw the projections; None (the base model) = the layer training will
+    pool, chosen here and returned in the stage's info.
+    """
     import torch
 
     from crossalign.analysis.runner import analyze_model
@@ -187,20 +213,26 @@ def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, 
 
     folder = out / name
     ev = icl_config(cfg, say)
-    key = fingerprint(cfg.data, cfg.analysis, cfg.model, ev, model_path, extra_key)
+    c = cfg.train.contrastive
+    key = fingerprint(cfg.data, cfg.analysis, cfg.model, ev, model_path, layer, c.layer, c.pooling,
+                      c.include_special, cfg.train.monitor.heldout, extra_key)
     done = is_done(folder, key)
     if done:
         say(f"{name}: reusing {folder}")
         return done
     mcfg = dataclasses.replace(cfg.model, name_or_path=model_path)
     tokenizer, model = load_tokenizer(mcfg), load_model(mcfg)
+    layer_scores = None
+    if layer is None:
+        layer, layer_scores = choose_train_layer(cfg, model, tokenizer, out, lambda m: say(f"{name}: {m}"))
     a = cfg.analysis
     start = time.perf_counter()
     say(f"{name}: representation analysis on held-out pairs")
     results = analyze_model(
         model, tokenizer, heldout_by_language(out, cfg.data.pivot), layers=a.layers[0] if a.layers == ["all"]
-        else [int(x) for x in a.layers], pooling=a.pooling, batch_size=a.batch_size, max_length=a.max_length,
-        pivot=cfg.data.pivot, projection_layers=None, progress=True,
+        else [int(x) for x in a.layers], pooling=c.pooling, include_special=c.include_special,
+        batch_size=a.batch_size, max_length=a.max_length, pivot=cfg.data.pivot, projection_layers=[layer],
+        projection_pooling=c.pooling, progress=True,
     )
     write_json(folder / "analysis.json", results)
     timings = {"analysis_s": round(time.perf_counter() - start, 1)}
@@ -216,24 +248,27 @@ def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, 
     del model
     gc.collect()
     torch.set_grad_enabled(True)
-    return mark_done(folder, key, model=model_path, timings=timings, icl=icl is not None)
+    return mark_done(folder, key, model=model_path, timings=timings, icl=icl is not None, layer=layer,
+                     layer_scores=layer_scores)
 
 
 # ---------------------------------------------------------------- training
-def train_config(cfg: QuickstartConfig, model_path: str, out: Path):
+def train_config(cfg: QuickstartConfig, model_path: str, out: Path, layer: int | None = None):
     t = dataclasses.replace(cfg.train)
+    if layer is not None:
+        t.contrastive = dataclasses.replace(t.contrastive, layer=str(layer))
     t.model = dataclasses.replace(cfg.model, name_or_path=model_path)
     t.data = dataclasses.replace(t.data, train_file=str(out / "data" / "samples.jsonl"))
     t.training = dataclasses.replace(t.training, output_dir=str(out / "train"))
     return t
 
 
-def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say) -> dict:
+def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say, layer: int | None = None) -> dict:
     from transformers.trainer_utils import get_last_checkpoint
 
     from crossalign.train.run import build_run, finish_run
 
-    t = train_config(cfg, model_path, out)
+    t = train_config(cfg, model_path, out, layer)
     folder = Path(t.training.output_dir)
     key = fingerprint(t)
     done = is_done(folder, key)
