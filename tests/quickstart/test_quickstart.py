@@ -90,3 +90,20 @@ def test_quickstart_tiny_end_to_end(tmp_path, offline_catalogs, shared_data, cap
     again = capsys.readouterr().out
     for stage in ("data", "before", "train", "after"):
         assert f"{stage}: reusing" in again
+
+
+def test_icl_uses_the_splits_present_locally(shared_data):
+    from crossalign.eval.runner import EvalConfig
+    from crossalign.quickstart.stages import icl_runs
+
+    said = []
+    ev = EvalConfig(tasks=["xcopa", "pawsx", "xnli"], languages=["id", "zh", "de", "sw"], prompt_language="en",
+                    data_dir=str(shared_data))
+    runs = {r.tasks[0]: r for r in icl_runs(ev, said.append)}
+    assert (runs["xcopa"].languages, runs["xcopa"].split, runs["xcopa"].demo_split) == (["id", "zh", "sw"],
+                                                                                       "test", "validation")
+    assert runs["pawsx"].languages == ["zh", "de"]
+    # ../shared/data has only XNLI's validation files: evaluated there, and said so.
+    assert (runs["xnli"].languages, runs["xnli"].split, runs["xnli"].demo_split) == (["zh"], "validation",
+                                                                                     "validation")
+    assert any("xnli" in line and "evaluating validation" in line for line in said)

@@ -68,8 +68,7 @@ class QuickstartAnalysis:
 
 
 def _eval_default() -> EvalConfig:
-    return EvalConfig(tasks=["xcopa", "pawsx", "xnli"], prompt_language="en", shots=[0, 5], limit=100,
-                      progress=False)
+    return EvalConfig(tasks=["xcopa", "pawsx", "xnli"], prompt_language="en", shots=[0, 5], limit=100)
 
 
 @dataclass

@@ -198,6 +198,69 @@ def choose_train_layer(cfg: QuickstartConfig, model, tokenizer, out: Path, say) 
     return layer, {str(k): v for k, v in scores.items()}
 
 
+def _local_split(spec, langs: list[str], preferred: str, data_dir: str) -> str | None:
+    """``preferred`` if its files exist for every language in ``data_dir``, else the first split that does."""
+    from crossalign.errors import ConfigError
+    from crossalign.eval.loaders import local_path
+
+    def present(split: str) -> bool:
+        try:
+            return all(local_path(spec, lang, split, Path(data_dir)) for lang in langs)
+        except ConfigError:
+            return False
+
+    return next((s for s in [preferred, *spec.splits] if present(s)), None)
+
+
+def icl_runs(ev, say) -> list:
+    """One evaluation config per task, restricted to what the data source has.
+
+    With local files, a task's default evaluated split (test) or demonstration split may be
+    missing (``../shared/data`` has only XNLI's validation split): the split that is present is
+    used instead and said; when both are the same split the evaluator never shows an item as
+    its own demonstration. Languages without files are left out and said.
+    """
+    from crossalign.eval.tasks import load_task
+
+    runs = []
+    for task in ev.tasks:
+        spec = load_task(task)
+        langs = [x for x in ev.languages if x in spec.languages] or list(spec.languages)
+        one = dataclasses.replace(ev, tasks=[task], languages=langs)
+        if ev.data_dir:
+            prompt = [] if ev.prompt_language == "same" else [ev.prompt_language]
+            langs = [x for x in langs if _local_split(spec, [x, *prompt], spec.eval_split, ev.data_dir)]
+            if not langs:
+                say(f"ICL: {task} skipped: no files for {ev.languages} in {ev.data_dir}")
+                continue
+            split = ev.split or _local_split(spec, langs, spec.eval_split, ev.data_dir)
+            demo = ev.demo_split or _local_split(spec, prompt or langs, spec.demo_split, ev.data_dir)
+            if split != spec.eval_split or demo != spec.demo_split:
+                say(f"ICL: {task}: {ev.data_dir} has no {spec.eval_split}/{spec.demo_split} files for "
+                    f"{', '.join(langs)}; evaluating {split} with demonstrations from {demo}")
+            one = dataclasses.replace(one, languages=langs, split=split, demo_split=demo)
+        runs.append(one)
+    return runs
+
+
+def run_icl(model, tokenizer, ev, model_name: str, say) -> dict:
+    """Every task's evaluation, merged; a task that fails is reported and skipped, not fatal."""
+    from crossalign.errors import ConfigError, InputError
+    from crossalign.eval.runner import evaluate
+
+    merged = {"model": model_name, "runs": [], "summary": [], "skipped": {}}
+    for one in icl_runs(ev, say):
+        try:
+            res = evaluate(model, tokenizer, one, model_name=model_name, log=say)
+        except (ConfigError, InputError) as exc:
+            say(f"ICL: {one.tasks[0]} skipped: {exc}")
+            merged["skipped"][one.tasks[0]] = str(exc)
+            continue
+        merged["runs"] += res["runs"]
+        merged["summary"] += res["summary"]
+    return merged
+
+
 def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, say, layer: int | None = None,
                   extra_key=None) -> dict:
     """Analysis (+ ICL when reachable) of one model; cached in ``out/name``.
@@ -208,7 +271,6 @@ def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, 
     import torch
 
     from crossalign.analysis.runner import analyze_model
-    from crossalign.eval.runner import evaluate
     from crossalign.model.load import load_model, load_tokenizer
 
     folder = out / name
@@ -241,8 +303,7 @@ def measure_stage(name: str, model_path: str, cfg: QuickstartConfig, out: Path, 
         start = time.perf_counter()
         say(f"{name}: ICL evaluation ({', '.join(ev.tasks)}; shots {ev.shots}; prompt language "
             f"{ev.prompt_language}; {ev.limit} items per run)")
-        icl = evaluate(model, tokenizer, ev, model_name=model_path, log=say)
-        icl.pop("predictions", None)
+        icl = run_icl(model, tokenizer, ev, model_path, say)
         write_json(folder / "icl.json", icl)
         timings["icl_s"] = round(time.perf_counter() - start, 1)
     del model
