@@ -116,3 +116,29 @@ def test_callback_refuses_test_splits(right_tokenizer, data_dir):
         ICLEvalCallback(right_tokenizer, EvalConfig(tasks=["xwinograd"]))
     with pytest.raises(ConfigError, match="demo_split 'eval' is a test split"):
         ICLEvalCallback(right_tokenizer, EvalConfig(tasks=["xstorycloze"], demo_split="eval"))
+
+
+def test_callback_epoch_strategy(tmp_path, right_tokenizer, data_dir):
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    from crossalign.testing import tiny_model
+
+    cb = ICLEvalCallback(right_tokenizer, _cfg(data_dir), log=lambda *_: None)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        num_train_epochs=2,
+        save_strategy="epoch",
+        per_device_train_batch_size=8,
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    Trainer(
+        model=tiny_model("llama", right_tokenizer, max_positions=8192),
+        args=args,
+        train_dataset=Texts(right_tokenizer),
+        data_collator=DataCollatorForLanguageModeling(right_tokenizer, mlm=False),
+        callbacks=[cb],
+    ).train()
+    assert [h["step"] for h in cb.history] == [3, 6]  # 24 texts / 8 per step, once per epoch
+    assert json.loads((tmp_path / "run" / "best_checkpoint.json").read_text())["step"] in (3, 6)

@@ -98,6 +98,8 @@ class ICLEvalCallback(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if not (control.should_evaluate or control.should_save) or model is None:
             return control
+        if self.history and self.history[-1]["step"] == state.global_step:
+            return control  # already evaluated at this step (step end and epoch end coincide)
         self.latest = self.run(model)
         entry = {"step": state.global_step, **self.latest}
         self.history.append(entry)
@@ -109,6 +111,10 @@ class ICLEvalCallback(TrainerCallback):
                 handle.write("\n".join(lines) + "\n")
         self.log(f"[icl] step {state.global_step}: {self.metric} = {self.latest[self.metric]:.4f}")
         return control
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        # epoch-based strategies set should_evaluate / should_save here, not at step end
+        return self.on_step_end(args, state, control, model=model, **kwargs)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if metrics is not None and self.latest:
