@@ -20,10 +20,15 @@ from crossalign.model.pooling import pool, pooling_mask
 
 
 def tokenize_for_pooling(tokenizer, sentences: Sequence[str], max_length: int | None = None):
-    """Tokenize with padding and the special-tokens mask that :func:`pooling_mask` needs."""
+    """Tokenize with padding and the special-tokens mask that :func:`pooling_mask` needs.
+
+    Always right padding: pooling reads only the mask, and models with absolute position
+    embeddings (GPT-2, XGLM) number positions from the first column, so left padding would
+    shift a sentence's positions by its batch's padding.
+    """
     return tokenizer(
         list(sentences), padding=True, truncation=max_length is not None, max_length=max_length,
-        return_tensors="pt", return_special_tokens_mask=True,
+        return_tensors="pt", return_special_tokens_mask=True, padding_side="right",
     )
 
 
