@@ -241,9 +241,11 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         cfg.clm.chunk_size,
         cfg.clm.head_impl,
     )
+    # Right padding whatever the tokenizer's side: pooling reads only the mask, and models with
+    # absolute position embeddings (GPT-2, XGLM) would see shifted positions under left padding.
     collator = AlignmentCollator(
         tokenizer.pad_token_id,
-        tokenizer.padding_side,
+        "right",
         "packing" if mode != "padding" else "padding",
         cfg.contrastive.include_special,
     )
