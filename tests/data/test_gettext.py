@@ -155,16 +155,16 @@ def test_language_from_folder_when_header_is_empty_or_a_name(tmp_path):
 
 
 def test_language_selection_skips_unknown_and_unlisted_catalogs(tmp_path):
-    for lang in ("de", "fr", "ckb", "en"):  # ckb is not in the language table
+    for lang in ("de", "fr", "tlh", "en"):  # tlh is not in the language table
         (tmp_path / lang).mkdir()
         catalog(language=lang).save(str(tmp_path / lang / "app.po"))
-    with pytest.raises(InputError, match=r"ckb.app\.po: unknown language code 'ckb'"):
+    with pytest.raises(InputError, match=r"tlh.app\.po: unknown language code 'tlh'"):
         list(read_pairs(PairsSpec(paths=[str(tmp_path)])))
     drops = Counter()
     pairs = list(read_pairs(PairsSpec(paths=[str(tmp_path)], languages=["en", "deu"]), drops))
     assert Counter(p.langs for p in pairs) == {"en-de": 2}
     entries = len([e for e in catalog() if e.msgid])
-    assert drops["language_not_selected"] == 2 * entries  # fr and ckb
+    assert drops["language_not_selected"] == 2 * entries  # fr and tlh
     assert drops["same_language"] == entries  # the en catalog of an English-source project
 
 
