@@ -16,9 +16,11 @@ written atomically, so an interrupted stage simply runs again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import hashlib
 import json
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -97,7 +99,7 @@ def read_source_pairs(cfg: QuickstartConfig, say) -> tuple[list[Pair], dict]:
 
 
 def data_stage(cfg: QuickstartConfig, out: Path, say) -> dict:
-    from crossalign.data.generate import generate_samples
+    from crossalign.data.generate import cap_per_language_pair, generate_samples
     from crossalign.data.split import split_pairs
 
     folder = out / "data"
@@ -110,15 +112,8 @@ def data_stage(cfg: QuickstartConfig, out: Path, say) -> dict:
     pairs, dropped = read_source_pairs(cfg, say)
     train, heldout = split_pairs(pairs, d.heldout_pairs, d.heldout_languages, d.pivot, d.seed)
     if d.max_train_pairs_per_language:
-        import random
-
-        rng = random.Random(d.seed)
-        by: dict[str, list[Pair]] = {}
-        for p in train:
-            by.setdefault(p.tgt_lang, []).append(p)
-        train = [p for lang in sorted(by) for p in (
-            rng.sample(by[lang], d.max_train_pairs_per_language)
-            if len(by[lang]) > d.max_train_pairs_per_language else by[lang])]
+        # Pairs are all pivot -> X here, so a cap per language pair is a cap per language.
+        train = cap_per_language_pair(train, d.max_train_pairs_per_language, random.Random(d.seed))
     samples, gstats = generate_samples(
         "translation", pairs=train, change_probability=d.change_probability, seed=d.seed,
     )
@@ -146,6 +141,7 @@ def heldout_by_language(out: Path, pivot: str) -> dict[str, tuple[list[str], lis
 
 
 # ---------------------------------------------------------------- measurements
+@functools.cache  # asked once per run, not once per measured model
 def hub_reachable(timeout: float = 5.0) -> bool:
     import os
 
