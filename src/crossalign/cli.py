@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("crossalign.commands.evaluate", "few-shot ICL on XNLI, XCOPA, PAWS-X, XStoryCloze, XWinograd"),
     "analyze": ("crossalign.commands.analyze", "per-layer analysis of language representations, with plots"),
     "quickstart": ("crossalign.commands.quickstart", "the whole story on a real model: before, align, after"),
+    "study": ("crossalign.commands.study", "the evidence study: base models, AFP and ablations, one report"),
 }
 
 

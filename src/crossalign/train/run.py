@@ -137,6 +137,8 @@ class TrainingRun:
     layer_scores: dict | None = None
     monitor: object = None
     say: Callable[[str], None] = print
+    heldout_before: float | None = None  # held-out retrieval at the pooled layer before / after training
+    heldout_after: float | None = None
 
 
 def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path | None:
@@ -296,6 +298,7 @@ def finish_run(run: TrainingRun) -> Path | None:
     cfg, t, say, monitor, lm = run.cfg, run.cfg.training, run.say, run.monitor, run.lm
     if monitor is not None:
         before = monitor.measure(lm)
+        run.heldout_before = before["heldout/retrieval"]
         say(f"held-out retrieval at layer {run.layer} before training: {before['heldout/retrieval']:.3f}")
     resume = t.resume_from_checkpoint
     if resume == "latest":
@@ -310,7 +313,8 @@ def finish_run(run: TrainingRun) -> Path | None:
         "lm_batching": run.lm_batching,
     }
     if monitor is not None:
-        extra["heldout_retrieval_after"] = monitor.measure(lm)["heldout/retrieval"]
+        extra["heldout_retrieval_after"] = run.heldout_after = monitor.measure(lm)["heldout/retrieval"]
+        extra["heldout_retrieval_before"] = run.heldout_before
         say(f"held-out retrieval at layer {run.layer} after training: {extra['heldout_retrieval_after']:.3f}")
     trainer, state_dict = run.trainer, None
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:

@@ -1,0 +1,119 @@
+"""Configuration of the evidence study: one :class:`ExperimentConfig` per run, one :class:`StudyConfig`
+listing them.
+
+    configs/experiments/afp_gemma.yaml    # one run: model, alignment data, training, measurements
+    configs/study.yaml                    # the runs of the study, and what --quick changes
+
+An experiment is either a base model (``align: false``: measured as it is) or an alignment run
+(``align: true``: trained with ``train``, then measured). Every run is measured the same way:
+Tatoeba retrieval at every layer (the test set of the representation analysis) and few-shot
+ICL (``evaluate``, once per prompt setting in ``settings``). Selection happens on development
+data only: ``layer: auto`` is resolved on held-out *training* pairs before training, and
+the dev retrieval on held-out DDTP pairs is logged while training (``train.monitor``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crossalign.errors import ConfigError
+from crossalign.eval.runner import EvalConfig
+from crossalign.languages import normalize
+from crossalign.model.load import ModelConfig
+from crossalign.quickstart.config import QuickstartData
+from crossalign.train.config import TrainConfig
+
+GROUPS = ("base", "afp", "ablation", "reference")
+TATOEBA_16 = ["ara", "cmn", "deu", "fra", "hin", "ind", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa",
+              "tur", "vie"]
+DDTP_LANGUAGES = ["cs", "de", "es", "fi", "fr", "it", "ja", "ko", "pl", "pt", "ru", "uk", "zh"]
+
+
+@dataclass
+class TatoebaConfig:
+    data_dir: str = field(default="../shared/data/tatoeba", metadata={
+        "help": "Folder of tatoeba.xxx-eng.{xxx,eng} files (the LASER / XTREME test sets)."})
+    languages: list[str] = field(default_factory=lambda: list(TATOEBA_16), metadata={
+        "help": "Tatoeba file codes (3 letters) to measure."})
+    pairs: int | None = field(default=None, metadata={
+        "help": "First N pairs of each language (none: all, 1000 in the LASER files)."})
+    poolings: list[str] = field(default_factory=lambda: ["mean", "last"], metadata={
+        "help": "Poolings measured at every layer (one forward pass for all)."})
+    batch_size: int = field(default=32, metadata={"help": "Sentences per forward pass."})
+    max_length: int = field(default=64, metadata={"help": "Token limit per sentence (longer: truncated)."})
+
+
+def _data_default() -> QuickstartData:
+    from crossalign.data.filters import FilterConfig
+
+    return QuickstartData(
+        sources=[], pairs=["../shared/data/parallel"], pivot="en", train_languages=list(DDTP_LANGUAGES),
+        heldout_languages=[], heldout_pairs=100, max_train_pairs_per_language=2000,
+        filters=FilterConfig(min_chars=12, max_chars=200, dedup="side"), change_probability=0.5, seed=0,
+    )
+
+
+def _eval_default() -> EvalConfig:
+    return EvalConfig(tasks=["xcopa", "pawsx", "xnli", "xwinograd"], shots=[0, 5], seeds=[0, 1, 2],
+                      data_dir="../shared/data", progress=False)
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = field(default="", metadata={"help": "Short name: the run's folder and its row in the tables."})
+    description: str = field(default="", metadata={"help": "One line: what this run changes, and why."})
+    group: str = field(default="afp", metadata={
+        "help": "base (no training), afp, ablation or reference: where the run appears in the report.",
+        "choices": list(GROUPS)})
+    baseline: str = field(default="", metadata={
+        "help": "Name of the base-model experiment this run is compared with (aligned runs)."})
+    model: ModelConfig = field(
+        default_factory=lambda: ModelConfig(name_or_path="pypi:gemma-3-270m", dtype="float32"),
+        metadata={"help": "The model (hub id, folder, .gguf, or pypi:gemma-3-270m / pypi:smollm2-135m)."})
+    pretraining_tokens: float | None = field(default=None, metadata={
+        "help": "The model's published pre-training token count (for the compute table)."})
+    align: bool = field(default=True, metadata={"help": "Train (AFP) before measuring; false: a base model."})
+    data: QuickstartData = field(default_factory=_data_default, metadata={
+        "help": "Alignment pairs (DDTP by default), their split into train / dev, and the samples."})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tatoeba: TatoebaConfig = field(default_factory=TatoebaConfig)
+    settings: list[str] = field(default_factory=lambda: ["same", "en"], metadata={
+        "help": "ICL prompt settings: same = in-language, en = cross-lingual (English demonstrations "
+                "and template)."})
+    evaluate: EvalConfig = field(default_factory=_eval_default)
+
+    def validate(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"experiment name {self.name!r}: give letters, digits, - or _")
+        if self.align and not self.baseline:
+            raise ConfigError(f"{self.name}: an aligned run needs `baseline` (the base experiment's name)")
+        for s in self.settings:
+            if s != "same":
+                normalize(s)  # unknown codes are an error naming them
+
+
+@dataclass
+class StudyConfig:
+    output_dir: str = field(default="runs/study", metadata={"help": "Where every run is written."})
+    experiments: list[str] = field(default_factory=list, metadata={
+        "help": "Experiment YAML files, in the order they run (base models first)."})
+    quick: bool = field(default=False, metadata={
+        "help": "The quick variant: only quick_experiments, with quick_overrides applied to each."})
+    quick_experiments: list[str] = field(default_factory=list, metadata={
+        "help": "Names of the experiments of the quick variant."})
+    quick_overrides: list[str] = field(default_factory=list, metadata={
+        "help": "key=value settings (dotted, YAML values) applied to every experiment in the quick variant."})
+    quick_output_dir: str = field(default="runs/study-quick", metadata={"help": "output_dir of the quick variant."})
+    only: list[str] = field(default_factory=list, metadata={
+        "help": "Run only these experiments (their baselines are still measured); the report covers every "
+                "experiment whose results exist."})
+    report: str = field(default="docs/results.md", metadata={"help": "The generated report (markdown)."})
+    quick_report: str = field(default="docs/results-quick.md", metadata={"help": "Report of the quick variant."})
+    report_only: bool = field(default=False, metadata={"help": "Rewrite the report from existing results."})
+    seen_languages: list[str] = field(default_factory=lambda: list(DDTP_LANGUAGES), metadata={
+        "help": "Languages with alignment pairs (the rest are reported as unseen)."})
+
+    def validate(self) -> None:
+        for item in self.quick_overrides:
+            if "=" not in item:
+                raise ConfigError(f"quick_overrides: {item!r} is not key=value")

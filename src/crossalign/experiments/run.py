@@ -1,0 +1,205 @@
+"""One experiment of the study: (train,) measure, write ``results.json``.
+
+    results = run_experiment(cfg, Path("runs/study"), say=print)
+
+Stages, each cached like the quickstart's (a ``done.json`` with the fingerprint of what the
+stage depends on, written last):
+
+- data: the alignment pairs read, cleaned and split into train / dev (held-out pairs per
+  language, never trained on), and translation-mode instruction samples; shared by every
+  experiment with the same data settings (``<root>/data/<fingerprint>``);
+- train (aligned runs): :func:`crossalign.train.run.build_run` on those samples; ``layer:
+  auto`` is resolved on held-out *training* samples and dev retrieval is logged while training;
+- measure: Tatoeba retrieval at every layer and pooling (test), projections (PCA) at every
+  layer, and few-shot ICL once per prompt setting, on the final model only.
+
+``results.json`` holds every number the report uses, plus the configuration and the compute
+(wall time per stage, device, tokens the alignment consumed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import platform
+import time
+from pathlib import Path
+
+from crossalign.config import save_config, to_dict
+from crossalign.experiments.config import ExperimentConfig
+from crossalign.io import write_json
+from crossalign.quickstart.stages import fingerprint, is_done, mark_done, model_stage
+
+RESULTS_FORMAT = "crossalign.experiment/1"
+
+
+def data_stage(cfg: ExperimentConfig, root: Path, say) -> tuple[Path, dict]:
+    """The shared data folder of ``cfg.data`` (``train_pairs``, ``heldout_pairs``, ``samples``)."""
+    from crossalign.quickstart.stages import data_stage as build
+
+    key = fingerprint(cfg.data)
+    base = root / "data" / key
+    info = build(cfg, base, say)  # writes base/data/...
+    return base / "data", info
+
+
+def device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def train_stage(cfg: ExperimentConfig, model_path: str, data_dir: Path, out: Path, say) -> dict:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from crossalign.train.run import build_run, finish_run
+
+    t = dataclasses.replace(cfg.train)
+    t.model = dataclasses.replace(cfg.model, name_or_path=model_path)
+    t.data = dataclasses.replace(t.data, train_file=str(data_dir / "samples.jsonl"))
+    t.training = dataclasses.replace(t.training, output_dir=str(out / "train"))
+    folder = Path(t.training.output_dir)
+    key = fingerprint(t)
+    done = is_done(folder, key)
+    if done:
+        say(f"train: reusing {folder / 'model'} (pooled layer {done['layer']})")
+        return done
+    if folder.is_dir() and get_last_checkpoint(str(folder)):
+        say(f"train: resuming from {get_last_checkpoint(str(folder))}")
+        t.training = dataclasses.replace(t.training, resume_from_checkpoint="latest")
+    save_config(t, folder)  # `crossalign train --config <this>` repeats the run on its own
+    start = time.perf_counter()
+    run = build_run(t, say=lambda m: say(f"train: {m}"))
+    tokens_per_sample = _mean_tokens(run.trainer.train_dataset)
+    model_dir = finish_run(run)
+    args = run.trainer.args
+    steps = run.trainer.state.global_step
+    samples_seen = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    return mark_done(
+        folder, key, model=str(model_dir), layer=run.layer, pooling=t.contrastive.pooling,
+        seconds=round(time.perf_counter() - start, 1), steps=steps, samples_seen=samples_seen,
+        tokens_per_sample=round(tokens_per_sample, 2), tokens=round(samples_seen * tokens_per_sample),
+        layer_scores={str(k): v for k, v in (run.layer_scores or {}).items()} or None,
+        data_counts=run.counts, log=run.trainer.state.log_history, device=device_name(),
+        heldout_retrieval_before=run.heldout_before, heldout_retrieval_after=run.heldout_after,
+    )
+
+
+def _mean_tokens(dataset) -> float:
+    """Mean tokens of one training sample as trained: both sentences of its pair (+ hard negative)
+    and its instruction sequence."""
+    items = getattr(dataset, "items", None) or [dataset[i] for i in range(len(dataset))]
+    total = sum(len(it.get("src", ())) + len(it.get("tgt", ())) + len(it.get("neg", ())) + len(it.get("clm_ids", ()))
+                for it in items)
+    return total / max(len(items), 1)
+
+
+def tatoeba_pairs(cfg: ExperimentConfig):
+    from crossalign.analysis.inputs import group_by_language
+    from crossalign.data.sources import PairsSpec, read_pairs
+
+    t = cfg.tatoeba
+    prefixes = [str(Path(t.data_dir) / f"tatoeba.{code}-eng") for code in t.languages]
+    return group_by_language(read_pairs(PairsSpec(paths=prefixes)), pivot="en", max_per_language=t.pairs)
+
+
+def icl_stage(model, tokenizer, cfg: ExperimentConfig, model_name: str, say) -> dict:
+    """Every ICL setting (in-language, cross-lingual), merged; English only once."""
+    from crossalign.quickstart.stages import run_icl
+
+    merged = {"runs": [], "summary": [], "skipped": {}}
+    for setting in cfg.settings:
+        ev = dataclasses.replace(cfg.evaluate, prompt_language=setting)
+        if setting != "same":
+            # English items with English demonstrations are the in-language setting's already.
+            ev.languages = [x for x in ev.languages if x != setting]
+        say(f"ICL ({'in-language' if setting == 'same' else f'{setting} demonstrations'}): "
+            f"{', '.join(ev.tasks)}; shots {ev.shots}; seeds {ev.seeds}; limit {ev.limit}")
+        res = run_icl(model, tokenizer, ev, model_name, say)
+        if setting != "same":
+            res["runs"] = [r for r in res["runs"] if r["sample_language"] != setting]
+            res["summary"] = [r for r in res["summary"] if r["sample_language"] != setting]
+        merged["runs"] += res["runs"]
+        merged["summary"] += res["summary"]
+        merged["skipped"].update({f"{k} ({setting})": v for k, v in res["skipped"].items()})
+    return merged
+
+
+def measure_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=None) -> dict:
+    import torch
+
+    from crossalign.analysis.runner import analyze_model
+    from crossalign.model.load import load_model, load_tokenizer
+
+    folder = out / "measure"
+    key = fingerprint(cfg.tatoeba, cfg.evaluate, cfg.settings, cfg.model, model_path, extra_key)
+    done = is_done(folder, key)
+    if done:
+        say(f"measure: reusing {folder}")
+        return done
+    mcfg = dataclasses.replace(cfg.model, name_or_path=model_path)
+    tokenizer, model = load_tokenizer(mcfg), load_model(mcfg)
+    t = cfg.tatoeba
+    start = time.perf_counter()
+    pairs = tatoeba_pairs(cfg)
+    say(f"measure: Tatoeba retrieval at every layer ({len(pairs)} languages x "
+        f"{min(len(v[0]) for v in pairs.values())}+ pairs; poolings {', '.join(t.poolings)})")
+    analysis = analyze_model(
+        model, tokenizer, pairs, layers="all", pooling=list(t.poolings), include_special=False,
+        batch_size=t.batch_size, max_length=t.max_length, pivot="en", projection_layers="all",
+        projection_pooling="mean", projection_methods=("pca",), progress=False, separability=("silhouette",),
+    )
+    write_json(folder / "tatoeba.json", analysis)
+    timings = {"tatoeba_s": round(time.perf_counter() - start, 1)}
+    start = time.perf_counter()
+    icl = icl_stage(model, tokenizer, cfg, model_path, say)
+    write_json(folder / "icl.json", icl)
+    timings["icl_s"] = round(time.perf_counter() - start, 1)
+    del model
+    gc.collect()
+    torch.set_grad_enabled(True)
+    return mark_done(folder, key, timings=timings, device=device_name())
+
+
+def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
+    """Run (or reuse) every stage of ``cfg`` under ``root/cfg.name``; returns and writes the results."""
+    out = root / cfg.name
+    save_config(cfg, out)
+    tag = lambda m: say(f"[{cfg.name}] {m}")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    model_path = model_stage(cfg, tag)
+    timings["model_s"] = round(time.perf_counter() - start, 1)
+    train = None
+    if cfg.align:
+        start = time.perf_counter()
+        data_dir, data_info = data_stage(cfg, root, tag)
+        timings["data_s"] = round(time.perf_counter() - start, 1)
+        train = train_stage(cfg, model_path, data_dir, out, tag)
+        timings["train_s"] = train["seconds"]
+        measured_path, extra = train["model"], train["fingerprint"]
+    else:
+        data_info, measured_path, extra = None, model_path, None
+    measure = measure_stage(cfg, measured_path, out, tag, extra)
+    timings.update(measure["timings"])
+    folder = out / "measure"
+    results = {
+        "format": RESULTS_FORMAT,
+        "name": cfg.name, "group": cfg.group, "description": cfg.description, "baseline": cfg.baseline,
+        "model": cfg.model.name_or_path, "align": cfg.align,
+        "layer": train["layer"] if train else None,
+        "pooling": cfg.train.contrastive.pooling if train else None,
+        "pretraining_tokens": cfg.pretraining_tokens,
+        "train": {k: v for k, v in train.items() if k != "fingerprint"} if train else None,
+        "data": data_info,
+        "tatoeba": json.loads((folder / "tatoeba.json").read_text()),
+        "icl": json.loads((folder / "icl.json").read_text()),
+        "timings": timings,
+        "device": measure["device"],
+        "config": to_dict(cfg),
+    }
+    write_json(out / "results.json", results)
+    return results

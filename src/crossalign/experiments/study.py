@@ -1,0 +1,79 @@
+"""The whole study: every experiment of ``configs/study.yaml`` in order, then the report.
+
+    crossalign study --config configs/study.yaml            # the full study
+    crossalign study --config configs/study.yaml --quick    # the quick variant (< 1 h on 2 CPU cores)
+
+Base models run first (aligned runs are compared with them). A finished stage of any run is
+reused, so an interrupted study continues where it stopped, and ``--report_only`` rewrites the
+report from the results on disk.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from crossalign.config import _merge, _set_nested, from_dict, load_yaml, save_config
+from crossalign.errors import ConfigError
+from crossalign.experiments.config import ExperimentConfig, StudyConfig
+
+
+def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
+    """An experiment file, with ``key=value`` overrides (dotted keys, YAML values) applied."""
+    data = load_yaml(path)
+    extra: dict = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: not a YAML value: {exc}") from None
+        _set_nested(extra, key.strip(), parsed)
+    return from_dict(ExperimentConfig, _merge(data, extra), where=str(path))
+
+
+def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
+    """The experiments to run (base models first), the output folder and the report path."""
+    exps = [load_experiment(p, cfg.quick_overrides if cfg.quick else []) for p in cfg.experiments]
+    names = [e.name for e in exps]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"experiments: duplicate names {dupes}")
+    wanted = set(cfg.quick_experiments) if cfg.quick else set(names)
+    if cfg.only:
+        wanted &= set(cfg.only)
+    unknown = sorted((set(cfg.quick_experiments) | set(cfg.only)) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown experiment name(s) {unknown}; known: {names}")
+    by_name = {e.name: e for e in exps}
+    for e in exps:
+        if e.align and e.baseline not in by_name:
+            raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not an experiment of the study")
+        if e.align and by_name[e.baseline].align:
+            raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not a base model (align: false)")
+    wanted |= {by_name[n].baseline for n in wanted if by_name[n].align}
+    chosen = [e for e in exps if e.name in wanted]
+    chosen.sort(key=lambda e: e.align)  # stable: base models first, file order otherwise
+    out = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
+    report = Path(cfg.quick_report if cfg.quick else cfg.report)
+    return chosen, out, report
+
+
+def run_study(cfg: StudyConfig, say=print) -> Path:
+    from crossalign.experiments.report import write_study_report
+    from crossalign.experiments.run import run_experiment
+
+    exps, out, report = planned(cfg)
+    save_config(cfg, out, "study.yaml")
+    if not cfg.report_only:
+        say(f"study: {len(exps)} runs into {out}: {', '.join(e.name for e in exps)}")
+        for i, exp in enumerate(exps, 1):
+            start = time.perf_counter()
+            say(f"study: run {i}/{len(exps)}: {exp.name} ({exp.description})")
+            run_experiment(exp, out, say)
+            say(f"study: {exp.name} finished in {time.perf_counter() - start:.0f} s")
+    path = write_study_report(out, report, cfg, say)
+    say(f"study: report written to {path}")
+    return path

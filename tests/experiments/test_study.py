@@ -1,0 +1,174 @@
+"""The evidence study end to end on a tiny model and the real shared data (same code path as Gemma)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+
+from crossalign.cli import main as cli_main
+from crossalign.config import load_config
+from crossalign.errors import ConfigError
+from crossalign.experiments.config import StudyConfig
+from crossalign.experiments.report import icl_cells, mean_and_se, pct, per_language_retrieval, verdict
+from crossalign.experiments.study import load_experiment, planned
+from crossalign.testing import tiny_model, tiny_tokenizer
+
+
+def _experiment(name, model_dir, shared, align=True, **train):
+    cfg = {
+        "name": name, "description": f"tiny {name}", "group": "base" if not align else train.pop("group", "afp"),
+        "model": {"name_or_path": str(model_dir)}, "align": align, "pretraining_tokens": 1.0e9,
+        "data": {"pairs": [str(shared / "parallel" / "ddtp.en-de.tsv"), str(shared / "parallel" / "ddtp.en-fr.tsv")],
+                 "train_languages": ["de", "fr"], "heldout_pairs": 5, "max_train_pairs_per_language": 40},
+        "tatoeba": {"data_dir": str(shared / "tatoeba"), "languages": ["deu", "fra", "tur"], "pairs": 12,
+                    "batch_size": 8},
+        "evaluate": {"tasks": ["xcopa"], "languages": ["en", "tr", "zh"], "shots": [0, 2], "seeds": [0, 1],
+                     "limit": 6, "data_dir": str(shared), "batch_size": 4},
+    }
+    if align:
+        cfg["baseline"] = "base_tiny"
+        cfg["train"] = {
+            "contrastive": {"layer": train.pop("layer", "auto"), "weight": train.pop("cl", 1.0), "max_length": 24,
+                            "symmetric": True},
+            "clm": {"weight": train.pop("clm", 1.5), "max_length": 48},
+            "training": {"max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                         "logging_steps": 1, "save_steps": 100, "report_to": ["none"]},
+            "monitor": {"heldout": 8, "every": 2, "batch_size": 8},
+        }
+    return cfg
+
+
+@pytest.fixture
+def study(tmp_path, shared_data):
+    tok = tiny_tokenizer(padding_side="right")
+    model_dir = tmp_path / "tiny-llama"
+    tiny_model("llama", tok, layers=2, max_positions=1024).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    exp_dir = tmp_path / "experiments"
+    exp_dir.mkdir()
+    files = []
+    for name, kwargs in [("base_tiny", {"align": False}), ("afp_tiny", {}),
+                         ("cl_only_tiny", {"clm": 0.0, "group": "ablation"})]:
+        path = exp_dir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(_experiment(name, model_dir, shared_data, **kwargs)))
+        files.append(str(path))
+    study_cfg = {
+        "output_dir": str(tmp_path / "runs"), "quick_output_dir": str(tmp_path / "runs-quick"),
+        "experiments": files, "quick_experiments": ["afp_tiny"],
+        "quick_overrides": ["train.training.max_steps=2", "tatoeba.pairs=8"],
+        "report": str(tmp_path / "docs" / "results.md"), "quick_report": str(tmp_path / "docs" / "results-quick.md"),
+        "seen_languages": ["de", "fr"],
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study_cfg))
+    return path, tmp_path
+
+
+def test_study_end_to_end_and_report_numbers(study, capsys):
+    path, tmp = study
+    assert cli_main(["study", "--config", str(path)]) == 0
+    runs = {p.parent.name: json.loads(p.read_text()) for p in (tmp / "runs").glob("*/results.json")}
+    assert set(runs) == {"base_tiny", "afp_tiny", "cl_only_tiny"}
+    afp, base = runs["afp_tiny"], runs["base_tiny"]
+    assert afp["train"]["steps"] == 4 and afp["train"]["tokens"] > 0
+    assert afp["layer"] == afp["train"]["layer"] >= 1
+    assert afp["train"]["heldout_retrieval_before"] is not None
+    # every layer measured, both poolings, on the same Tatoeba items for base and aligned model
+    n_layers = base["tatoeba"]["num_layers"]
+    assert sorted(map(int, base["tatoeba"]["per_layer"]["mean"])) == list(range(n_layers + 1))
+    assert base["tatoeba"]["pairs"] == afp["tatoeba"]["pairs"] == {"de": 12, "fr": 12, "tr": 12}
+    # ICL: in-language (en, tr, zh) and cross-lingual (tr, zh: English is not repeated); 2 seeds for 2-shot
+    settings = {(r["setting"], r["sample_language"], r["shots"], r["seed"]) for r in afp["icl"]["runs"]}
+    assert ("in-language", "en", 0, 0) in settings and ("cross-lingual", "en", 0, 0) not in settings
+    assert {("cross-lingual", "tr", 2, 0), ("cross-lingual", "tr", 2, 1)} <= settings
+    # the aligned model's weights differ from the base's: its Tatoeba numbers come from a different model
+    assert afp["tatoeba"]["model"] != base["tatoeba"]["model"]
+
+    report = (tmp / "docs" / "results.md").read_text()
+    layer = afp["layer"]
+    per = per_language_retrieval(afp["tatoeba"]["per_layer"]["mean"][str(layer)])
+    assert "| tr | no | " in report and "| de | yes | " in report
+    assert pct(per["tr"]) in report  # the per-language table is computed from results.json
+    cells = icl_cells(afp)
+    assert pct(cells[("xcopa", "cross-lingual", 2, "non-en")]["acc"]) in report
+    assert "## Targets of the study, checked" in report and "cl_only_tiny" in report
+    assert (tmp / "docs" / "results" / "layers_base_tiny.png").stat().st_size > 1000
+    assert (tmp / "docs" / "results" / "projection_afp_tiny.png").exists()
+    out = capsys.readouterr().out
+    assert "report:" in out
+
+    # a second run reuses every stage (no training), and --report_only rewrites the report alone
+    capsys.readouterr()
+    assert cli_main(["study", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "train: reusing" in out and "measure: reusing" in out and "train: step" not in out
+    (tmp / "docs" / "results.md").unlink()
+    assert cli_main(["study", "--config", str(path), "--report_only"]) == 0
+    assert (tmp / "docs" / "results.md").read_text().splitlines()[4:] == report.splitlines()[4:]
+
+
+def test_quick_variant_runs_subset_with_overrides(study):
+    path, tmp = study
+    cfg = load_config(StudyConfig, path)
+    cfg.quick = True
+    exps, out, report = planned(cfg)
+    assert [e.name for e in exps] == ["base_tiny", "afp_tiny"]  # the baseline joins, base first
+    assert out == tmp / "runs-quick" and report.name == "results-quick.md"
+    assert exps[1].train.training.max_steps == 2 and exps[0].tatoeba.pairs == 8
+    cfg.quick = False
+    assert [e.train.training.max_steps for e in planned(cfg)[0] if e.align] == [4, 4]
+
+
+def test_study_config_errors(study, tmp_path):
+    path, tmp = study
+    cfg = load_config(StudyConfig, path)
+    cfg.only = ["nope"]
+    with pytest.raises(ConfigError, match="unknown experiment name"):
+        planned(cfg)
+    bad = yaml.safe_load((tmp / "experiments" / "afp_tiny.yaml").read_text())
+    bad["baseline"] = "missing_base"
+    (tmp / "experiments" / "afp_tiny.yaml").write_text(yaml.safe_dump(bad))
+    cfg.only = []
+    with pytest.raises(ConfigError, match="baseline 'missing_base'"):
+        planned(cfg)
+    with pytest.raises(ConfigError, match="not key=value"):
+        StudyConfig(quick_overrides=["train.training.max_steps"]).validate()
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_experiment(tmp / "experiments" / "base_tiny.yaml", ["train.training.nosuch=1"])
+    bad.pop("baseline")
+    (tmp / "experiments" / "afp_tiny.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="needs `baseline`"):
+        load_experiment(tmp / "experiments" / "afp_tiny.yaml")
+
+
+def _run(task, setting, lang, shots, seed, acc, n=100):
+    return {"task": task, "setting": setting, "sample_language": lang, "shots": shots, "seed": seed,
+            "n_items": n, "metrics": {"acc": acc}}
+
+
+def test_icl_cells_average_languages_per_seed_then_seeds():
+    res = {"icl": {"runs": [
+        _run("xcopa", "cross-lingual", "tr", 5, 0, 0.50), _run("xcopa", "cross-lingual", "zh", 5, 0, 0.70),
+        _run("xcopa", "cross-lingual", "tr", 5, 1, 0.60), _run("xcopa", "cross-lingual", "zh", 5, 1, 0.60),
+        _run("xcopa", "in-language", "en", 0, 0, 0.80), _run("xcopa", "in-language", "tr", 0, 0, 0.50),
+    ]}}
+    cells = icl_cells(res)
+    five = cells[("xcopa", "cross-lingual", 5, "non-en")]
+    assert five["acc"] == pytest.approx(0.60) and five["seed_std"] == pytest.approx(0.0)
+    assert five["seeds"] == 2 and five["languages"] == ["tr", "zh"]
+    zero = cells[("xcopa", "in-language", 0, "non-en")]
+    assert zero["seed_std"] is None and zero["noise"] == pytest.approx(math.sqrt(0.25 / 100))
+    assert cells[("xcopa", "in-language", 0, "en")]["acc"] == pytest.approx(0.80)
+
+
+def test_tatoeba_mean_and_standard_error():
+    entry = {"languages": {"de": {"to_pivot": 0.8, "from_pivot": 0.6, "pairs": 50},
+                           "tr": {"to_pivot": 0.2, "from_pivot": 0.4, "pairs": 50}}}
+    mean, se, n = mean_and_se(entry)
+    assert (mean, n) == (pytest.approx(0.5), 2)
+    assert se == pytest.approx(math.sqrt(0.7 * 0.3 / 100 + 0.3 * 0.7 / 100) / 2)
+    assert mean_and_se(entry, ["tr"])[0] == pytest.approx(0.3)
+    assert verdict(0.05, 0.01) == "gain" and verdict(-0.05, 0.01) == "loss" and verdict(0.01, 0.01) == "within noise"
