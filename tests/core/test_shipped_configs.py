@@ -22,6 +22,10 @@ def _command_config(path: Path):
         from crossalign.quickstart.config import QuickstartConfig
 
         return QuickstartConfig
+    if rel.name == "study.yaml":
+        from crossalign.experiments.config import StudyConfig
+
+        return StudyConfig
     if rel.parts[0] == "experiments":
         from crossalign.experiments.config import ExperimentConfig
 

@@ -27,6 +27,7 @@ def _experiment(name, model_dir, shared, align=True, **train):
                     "batch_size": 8},
         "evaluate": {"tasks": ["xcopa"], "languages": ["en", "tr", "zh"], "shots": [0, 2], "seeds": [0, 1],
                      "limit": 6, "data_dir": str(shared), "batch_size": 4},
+        "in_language_shots": [0], "cross_lingual_languages": ["tr"],
     }
     if align:
         cfg["baseline"] = "base_tiny"
@@ -84,6 +85,10 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     settings = {(r["setting"], r["sample_language"], r["shots"], r["seed"]) for r in afp["icl"]["runs"]}
     assert ("in-language", "en", 0, 0) in settings and ("cross-lingual", "en", 0, 0) not in settings
     assert {("cross-lingual", "tr", 2, 0), ("cross-lingual", "tr", 2, 1)} <= settings
+    # in_language_shots / cross_lingual_languages narrow each setting
+    assert {s[1] for s in settings if s[0] == "cross-lingual"} == {"tr"}
+    assert {s[2] for s in settings if s[0] == "in-language"} == {0}
+    assert {s[1] for s in settings if s[0] == "in-language"} == {"en", "tr", "zh"}
     # the aligned model's weights differ from the base's: its Tatoeba numbers come from a different model
     assert afp["tatoeba"]["model"] != base["tatoeba"]["model"]
 
@@ -116,6 +121,9 @@ def test_quick_variant_runs_subset_with_overrides(study):
     cfg.quick = True
     exps, out, report = planned(cfg)
     assert [e.name for e in exps] == ["base_tiny", "afp_tiny"]  # the baseline joins, base first
+    cfg.only = ["cl_only_tiny"]  # any experiment of the study, with the quick overrides
+    assert [(e.name, e.tatoeba.pairs) for e in planned(cfg)[0]] == [("base_tiny", 8), ("cl_only_tiny", 8)]
+    cfg.only = []
     assert out == tmp / "runs-quick" and report.name == "results-quick.md"
     assert exps[1].train.training.max_steps == 2 and exps[0].tatoeba.pairs == 8
     cfg.quick = False

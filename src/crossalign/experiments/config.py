@@ -81,6 +81,10 @@ class ExperimentConfig:
         "help": "ICL prompt settings: same = in-language, en = cross-lingual (English demonstrations "
                 "and template)."})
     evaluate: EvalConfig = field(default_factory=_eval_default)
+    in_language_shots: list[int] | None = field(default=None, metadata={
+        "help": "Shots of the in-language setting (none: evaluate.shots)."})
+    cross_lingual_languages: list[str] = field(default_factory=list, metadata={
+        "help": "Languages of the cross-lingual setting (empty: evaluate.languages)."})
 
     def validate(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -105,8 +109,8 @@ class StudyConfig:
         "help": "key=value settings (dotted, YAML values) applied to every experiment in the quick variant."})
     quick_output_dir: str = field(default="runs/study-quick", metadata={"help": "output_dir of the quick variant."})
     only: list[str] = field(default_factory=list, metadata={
-        "help": "Run only these experiments (their baselines are still measured); the report covers every "
-                "experiment whose results exist."})
+        "help": "Run only these experiments (their baselines are still measured), any of the study's, also "
+                "with --quick; the report covers every experiment whose results exist."})
     report: str = field(default="docs/results.md", metadata={"help": "The generated report (markdown)."})
     quick_report: str = field(default="docs/results-quick.md", metadata={"help": "Report of the quick variant."})
     report_only: bool = field(default=False, metadata={"help": "Rewrite the report from existing results."})

@@ -113,6 +113,10 @@ def icl_stage(model, tokenizer, cfg: ExperimentConfig, model_name: str, say) -> 
     merged = {"runs": [], "summary": [], "skipped": {}}
     for setting in cfg.settings:
         ev = dataclasses.replace(cfg.evaluate, prompt_language=setting)
+        if setting == "same" and cfg.in_language_shots is not None:
+            ev.shots = list(cfg.in_language_shots)
+        if setting != "same" and cfg.cross_lingual_languages:
+            ev.languages = list(cfg.cross_lingual_languages)
         if setting != "same":
             # English items with English demonstrations are the in-language setting's already.
             ev.languages = [x for x in ev.languages if x != setting]
@@ -135,7 +139,8 @@ def measure_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_
     from crossalign.model.load import load_model, load_tokenizer
 
     folder = out / "measure"
-    key = fingerprint(cfg.tatoeba, cfg.evaluate, cfg.settings, cfg.model, model_path, extra_key)
+    key = fingerprint(cfg.tatoeba, cfg.evaluate, cfg.settings, cfg.in_language_shots, cfg.cross_lingual_languages,
+                      cfg.model, model_path, extra_key)
     done = is_done(folder, key)
     if done:
         say(f"measure: reusing {folder}")

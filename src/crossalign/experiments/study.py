@@ -41,9 +41,7 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"experiments: duplicate names {dupes}")
-    wanted = set(cfg.quick_experiments) if cfg.quick else set(names)
-    if cfg.only:
-        wanted &= set(cfg.only)
+    wanted = set(cfg.only) if cfg.only else set(cfg.quick_experiments) if cfg.quick else set(names)
     unknown = sorted((set(cfg.quick_experiments) | set(cfg.only)) - set(names))
     if unknown:
         raise ConfigError(f"unknown experiment name(s) {unknown}; known: {names}")
