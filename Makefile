@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch: installed first so no later step resolves a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv test lint quickstart clean
+.PHONY: venv test lint quickstart study clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: venv lint
 
 quickstart: $(BIN)/.installed-gemma
 	$(BIN)/crossalign quickstart --config configs/quickstart.yaml $(ARGS)
+
+# The evidence study (docs/study.md): make study ARGS=--quick for the < 1 h variant.
+study: $(BIN)/.installed-gemma
+	$(BIN)/crossalign study --config configs/study.yaml $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
