@@ -128,6 +128,11 @@ def test_quick_variant_runs_subset_with_overrides(study):
     assert exps[1].train.training.max_steps == 2 and exps[0].tatoeba.pairs == 8
     cfg.quick = False
     assert [e.train.training.max_steps for e in planned(cfg)[0] if e.align] == [4, 4]
+    # a baseline with results already on disk is not re-measured for --only (it would be replaced)
+    (tmp / "runs-quick" / "base_tiny").mkdir(parents=True)
+    (tmp / "runs-quick" / "base_tiny" / "results.json").write_text("{}")
+    cfg.quick, cfg.only = True, ["cl_only_tiny"]
+    assert [e.name for e in planned(cfg)[0]] == ["cl_only_tiny"]
 
 
 def test_study_config_errors(study, tmp_path):

@@ -137,6 +137,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def compare_tatoeba(run: dict, base: dict, seen: set[str]) -> dict:
     layer, pooling = run["layer"], run["pooling"]
     after, before = tatoeba_entry(run, layer, pooling), tatoeba_entry(base, layer, pooling)
+    if run["tatoeba"]["pairs"] != base["tatoeba"]["pairs"]:
+        raise ValueError(f"{run['name']} and {base['name']} were measured on different Tatoeba pairs "
+                         f"({run['tatoeba']['pairs']} vs {base['tatoeba']['pairs']}): re-run one of them")
     langs = list(after["languages"])
     out = {"layer": layer, "pooling": pooling}
     for name, subset in (("all", langs), ("seen", [x for x in langs if x in seen]),

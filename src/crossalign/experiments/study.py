@@ -51,10 +51,15 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
             raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not an experiment of the study")
         if e.align and by_name[e.baseline].align:
             raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not a base model (align: false)")
-    wanted |= {by_name[n].baseline for n in wanted if by_name[n].align}
+    baselines = {by_name[n].baseline for n in wanted if by_name[n].align} - wanted
+    out = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
+    if cfg.only:
+        # A baseline pulled in by --only is measured only if it has no results yet: re-measuring it
+        # under other settings would replace the results the earlier runs were compared with.
+        baselines = {b for b in baselines if not (out / b / "results.json").exists()}
+    wanted |= baselines
     chosen = [e for e in exps if e.name in wanted]
     chosen.sort(key=lambda e: e.align)  # stable: base models first, file order otherwise
-    out = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
     report = Path(cfg.quick_report if cfg.quick else cfg.report)
     return chosen, out, report
 
