@@ -76,7 +76,7 @@ def best_layer(res: dict, pooling: str) -> tuple[int, float]:
     return layer, per_layer[str(layer)]["summary"]["retrieval"]
 
 
-def icl_cells(res: dict, english: str = "en") -> dict[tuple, dict]:
+def icl_cells(res: dict, english: str = "en", metric: str = "acc") -> dict[tuple, dict]:
     """(task, setting, shots, subset) -> mean accuracy over languages, noise, n languages.
 
     ``subset`` is ``non-en`` (every language but English) or ``en``. Per seed the languages are
@@ -87,7 +87,8 @@ def icl_cells(res: dict, english: str = "en") -> dict[tuple, dict]:
     for r in runs:
         subset = "en" if r["sample_language"] == english else "non-en"
         key = (r["task"], r["setting"], r["shots"], subset)
-        grouped[key][r["seed"]].append((r["sample_language"], r["metrics"]["acc"], r["n_items"]))
+        if metric in r["metrics"]:
+            grouped[key][r["seed"]].append((r["sample_language"], r["metrics"][metric], r["n_items"]))
     cells = {}
     for key, by_seed in grouped.items():
         means = [statistics.fmean(a for _, a, _ in rows) for rows in by_seed.values()]
@@ -243,12 +244,13 @@ def language_section(run: dict, base: dict, seen: set[str]) -> str:
     return table(["language", "in alignment data", f"base L{layer}", f"{run['name']} L{layer}", "Δ"], rows)
 
 
-def icl_section(runs: list[dict]) -> str:
-    keys = sorted({k for r in runs for k in icl_cells(r)}, key=lambda k: (k[0], k[1] != "in-language", k[2], k[3]))
+def icl_section(runs: list[dict], metric: str = "acc") -> str:
+    keys = sorted({k for r in runs for k in icl_cells(r, metric=metric)},
+                  key=lambda k: (k[0], k[1] != "in-language", k[2], k[3]))
     header = ["task", "setting", "shots", "languages"] + [r["name"] for r in runs]
     rows = []
     for key in keys:
-        cells = [icl_cells(r).get(key) for r in runs]
+        cells = [icl_cells(r, metric=metric).get(key) for r in runs]
         first = next(c for c in cells if c)
         langs = "en" if key[3] == "en" else f"{len(first['languages'])} non-en"
         vals = []
@@ -416,7 +418,9 @@ def render(runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: dict) 
     ]
     for base_name, base in bases.items():
         family = [base] + [r for r in aligned if r["baseline"] == base_name]
-        parts += [f"\n### {base['model']}\n", icl_section(family)]
+        parts += [f"\n### {base['model']}: accuracy (sum of log-probabilities)\n", icl_section(family),
+                  f"\n### {base['model']}: length-normalised accuracy (acc_norm, per character)\n",
+                  icl_section(family, "acc_norm")]
     for r in aligned:
         parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
                   icl_delta_section(r, bases[r["baseline"]])]
