@@ -63,3 +63,17 @@ def test_config_validation():
         from_dict(FilterConfig, {"dedup": "maybe"})
     with pytest.raises(ConfigError, match="max_length_ratio"):
         from_dict(FilterConfig, {"max_length_ratio": 0.5})
+
+
+def test_shared_words_drops_pairs_matched_by_copied_names():
+    pairs = [
+        p("pipe/coprocess backend for PowerDNS", "Roura/koproces backend pro PowerDNS", ("en", "cs")),
+        p("GTK+ theme engine", "GTK+ 主题引擎", ("en", "zh")),
+        p("Fixed-width fonts for DOS encodings", "Fonty s pevnou šířkou pro DOSová kódování", ("en", "cs")),
+        p("The cat sleeps.", "Die Katze schläft."),
+        p("Version 2 of it", "Version 2 davon"),  # "version" shared; "2" and "of" are too short
+    ]
+    kept, drops = run(pairs, drop_shared_words=True)
+    assert [k.tgt for k in kept] == ["Fonty s pevnou šířkou pro DOSová kódování", "Die Katze schläft."]
+    assert drops == Counter({"shared_words": 3})
+    assert len(run(pairs)[0]) == 5  # off by default

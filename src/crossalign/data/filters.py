@@ -1,12 +1,18 @@
-"""Cleaning filters for translation pairs: length bounds, length ratio, identical sides, duplicates.
+"""Cleaning filters for translation pairs: length bounds, length ratio, identical sides, shared
+words, duplicates.
 
-Filters are applied in a fixed order (identical -> length -> ratio -> duplicate) and every
+Filters are applied in a fixed order (identical -> length -> ratio -> shared -> duplicate) and every
 dropped pair is counted under the name of the first filter that rejected it, so the
 statistics of ``crossalign generate`` say exactly why data went missing.
 
 Lengths are counted per side: characters after stripping, and words as whitespace-separated
 tokens. Word counts are meaningless for scripts written without spaces (Chinese, Japanese,
 Thai): use the character bounds for those.
+
+``drop_shared_words`` drops a pair whose two sides have a word in common: a run of 3+ Latin
+letters or digits, case-folded ("PowerDNS", "GTK", "python3"). Software text is full of names that
+are copied untranslated; a contrastive objective can match such pairs on the copied names alone,
+which teaches nothing about the languages (see docs/study.md).
 
 Duplicates are detected on normalised text (Unicode NFKC, case-folded, whitespace
 collapsed), per language pair. ``dedup="pair"`` drops a pair whose two sides were seen
@@ -18,6 +24,7 @@ languages) keeps one pair per language pair.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +34,7 @@ from crossalign.data.pairs import Pair
 from crossalign.errors import ConfigError
 
 DEDUP_MODES = ("none", "pair", "side")
+_WORD = re.compile(r"[a-z0-9][a-z0-9_]{2,}")
 
 
 @dataclass
@@ -52,6 +60,10 @@ class FilterConfig:
     drop_identical: bool = field(
         default=True, metadata={"help": "Drop pairs whose two sides are the same text after normalisation."}
     )
+    drop_shared_words: bool = field(
+        default=False,
+        metadata={"help": "Drop pairs whose sides share a word of 3+ Latin letters/digits (copied names)."},
+    )
     dedup: str = field(
         default="pair",
         metadata={
@@ -75,6 +87,11 @@ class FilterConfig:
 def normalise(text: str) -> str:
     """The key used for duplicate and identity checks: NFKC, case-folded, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def shared_words(a: str, b: str) -> set[str]:
+    """Words (3+ Latin letters or digits, case-folded) that occur on both sides."""
+    return set(_WORD.findall(a.casefold())) & set(_WORD.findall(b.casefold()))
 
 
 def _length_reason(text: str, cfg: FilterConfig) -> str | None:
@@ -107,6 +124,8 @@ def filter_pairs(pairs: Iterable[Pair], cfg: FilterConfig, drops: Counter) -> It
             a, b = len(p.src), len(p.tgt)
             if max(a, b) > cfg.max_length_ratio * max(1, min(a, b)):
                 reason = "length_ratio"
+        if reason is None and cfg.drop_shared_words and shared_words(p.src, p.tgt):
+            reason = "shared_words"
         if reason is None and cfg.dedup == "pair":
             key = (p.src_lang, p.tgt_lang, ns, nt)
             if key in seen_pairs:

@@ -419,7 +419,7 @@ def render(runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: dict) 
     for base_name, base in bases.items():
         family = [base] + [r for r in aligned if r["baseline"] == base_name]
         parts += [f"\n### {base['model']}: accuracy (sum of log-probabilities)\n", icl_section(family),
-                  f"\n### {base['model']}: length-normalised accuracy (acc_norm, per character)\n",
+                  f"\n### {base['model']}: length-normalised accuracy (acc_norm: log-probability per UTF-8 byte)\n",
                   icl_section(family, "acc_norm")]
     for r in aligned:
         parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
