@@ -422,10 +422,14 @@ def render(runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: dict) 
                   f"\n### {base['model']}: length-normalised accuracy (acc_norm: log-probability per UTF-8 byte)\n",
                   icl_section(family, "acc_norm")]
     for r in aligned:
-        parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
-                  icl_delta_section(r, bases[r["baseline"]])]
+        if r["icl"]["runs"]:
+            parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
+                      icl_delta_section(r, bases[r["baseline"]])]
+    untested = [r["name"] for r in runs if not r["icl"]["runs"]]
+    if untested:
+        parts.append(f"\nNot evaluated on ICL (Tatoeba only, to fit the CPU budget): {', '.join(untested)}.\n")
     for r in aligned:
-        if r["group"] == "afp":
+        if r["group"] == "afp" and r["icl"]["runs"]:
             parts += [f"\n### Per language, 0-shot in-language: {r['name']} against {r['baseline']}\n",
                       icl_language_section(r, bases[r["baseline"]])]
     parts += ["\n## Compute\n",
