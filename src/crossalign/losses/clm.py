@@ -33,53 +33,98 @@ def _chunk_logits(h, weight, bias, scale, softcap):
     return softcap * t, t
 
 
+# Rows of logits processed together by the element-wise steps: about 1 MiB of float32, so
+# that the chain of in-place operations on a row group runs in cache instead of streaming a
+# (chunk, V) block through memory once per operation.
+_GROUP_ELEMENTS = 1 << 18
+
+
+def _loss_and_logit_grad(z, targets, scale, softcap, need_grad):
+    """Summed NLL of the (n, V) float32 pre-scale logits ``z``; with ``need_grad``, ``z`` is
+    overwritten in place by d(loss)/dz (softmax minus one-hot, through the cap and the scale)."""
+    n, vocab = z.shape
+    total = z.new_zeros(())
+    group = max(1, _GROUP_ELEMENTS // vocab)
+    for start in range(0, n, group):
+        blk = z[start : start + group]  # (r, V), a view: every step below writes into z
+        y = targets[start : start + group, None]  # (r, 1)
+        if scale != 1.0:
+            blk.mul_(scale)
+        if softcap is not None:
+            blk.div_(softcap).tanh_().mul_(softcap)
+        lse = torch.logsumexp(blk, dim=-1, keepdim=True)  # (r, 1)
+        logit_y = blk.gather(1, y)  # (r, 1)
+        total += (lse - logit_y).sum()
+        if not need_grad:
+            continue
+        # d logit / dz = scale * (1 - tanh^2) with tanh = logit / softcap
+        deriv = None if softcap is None else torch.square(blk / softcap).neg_().add_(1.0)
+        blk.sub_(lse).exp_()  # softmax
+        onehot = torch.ones_like(logit_y)
+        if deriv is not None:
+            blk.mul_(deriv)
+            onehot = onehot.sub_(torch.square(logit_y / softcap))
+        if scale != 1.0:
+            blk.mul_(scale)
+            onehot *= scale
+        blk.scatter_add_(1, y, -onehot)
+    return total
+
+
 class _FusedLinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, scale, softcap, chunk_size):
         need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-        grad_h = torch.zeros_like(hidden) if need_h else None
-        grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
-        grad_b = torch.zeros_like(bias, dtype=torch.float32) if (need_b and bias is not None) else None
+        need_b = need_b and bias is not None
+        need_grad = need_h or need_w or need_b
+        grad_h = torch.empty_like(hidden) if need_h else None
+        grad_w = grad_b = None  # float32, created by the first chunk's product (no zero fill)
         total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, hidden.shape[0], chunk_size):
             h = hidden[start : start + chunk_size]  # (n, H)
-            y = targets[start : start + chunk_size]  # (n,)
-            logits, t = _chunk_logits(h, weight, bias, scale, softcap)  # (n, V)
-            lse = torch.logsumexp(logits, dim=-1)  # (n,)
-            total += (lse - logits.gather(1, y[:, None]).squeeze(1)).sum()
-            if not (need_h or need_w or need_b):
+            z = h @ weight.T  # (n, V) in the weights' dtype
+            if bias is not None:
+                z += bias
+            z = z.float()  # no copy for float32 weights
+            total += _loss_and_logit_grad(z, targets[start : start + chunk_size], scale, softcap, need_grad)
+            if not need_grad:
                 continue
-            # d(lse - logit_y)/d logits = softmax - onehot; chain through the cap and the scale.
-            g = logits.sub_(lse[:, None]).exp_()  # (n, V) softmax, in place: one block per chunk
-            g[torch.arange(y.shape[0], device=y.device), y] -= 1.0
-            if t is not None:
-                g *= 1.0 - t * t
-                del t
-            if scale != 1.0:
-                g *= scale
+            g = z  # (n, V) gradient w.r.t. the head's output, computed in place
             if need_h:
                 grad_h[start : start + chunk_size] = (g.to(weight.dtype) @ weight).to(hidden.dtype)
             if need_w:
-                grad_w += g.T @ h.float()  # (V, H)
-            if grad_b is not None:
-                grad_b += g.sum(dim=0)
-        ctx.save_for_backward(grad_h, grad_w, grad_b)
+                hf = h.float()
+                if grad_w is None:
+                    grad_w = (g.T @ hf).float()  # (V, H)
+                elif torch.is_autocast_enabled(g.device.type):
+                    grad_w += g.T @ hf
+                else:
+                    grad_w.addmm_(g.T, hf)  # accumulate without a (V, H) temporary
+            if need_b:
+                part = g.sum(dim=0)
+                grad_b = part if grad_b is None else grad_b.add_(part)
+            del g, z
+        # Kept as attributes, not saved tensors: backward scales them in place and returns them,
+        # so no second (V, H) buffer is allocated.
+        ctx.grads = (grad_h, grad_w, grad_b)
         ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
         return total
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad_h, grad_w, grad_b = ctx.saved_tensors
+        if ctx.grads is None:
+            raise RuntimeError("the fused LM loss supports one backward per forward (no retain_graph)")
+        grad_h, grad_w, grad_b = ctx.grads
+        ctx.grads = None  # the returned tensors become the only references
         w_dtype, b_dtype = ctx.dtypes
-        return (
-            None if grad_h is None else grad_h * grad_out.to(grad_h.dtype),
-            None if grad_w is None else (grad_w * grad_out).to(w_dtype),
-            None if grad_b is None else (grad_b * grad_out).to(b_dtype),
-            None,
-            None,
-            None,
-            None,
-        )
+        scaled = []
+        for g, dtype in ((grad_h, None), (grad_w, w_dtype), (grad_b, b_dtype)):
+            if g is not None:
+                g = g.mul_(grad_out.to(g.dtype))
+                if dtype is not None:
+                    g = g.to(dtype)
+            scaled.append(g)
+        return (*scaled, None, None, None, None)
 
 
 def lm_loss(
