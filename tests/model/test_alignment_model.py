@@ -116,3 +116,63 @@ def test_module_head_path_equals_fused(arch, right_tokenizer):
     assert set(ga) == set(gb)
     for name in ga:
         assert torch.allclose(ga[name], gb[name], rtol=1e-4, atol=1e-6), name
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_packed_pairs_equal_padded_pairs(arch, tokenizer):
+    """pack_pairs runs the contrastive pass on real tokens only (one packed row, or several with
+    a small pair_pack_tokens) and gives the representations and gradients of the right-padded
+    batch, for every architecture that can pack (left or right padding on input)."""
+    from crossalign.data.packing import packing_mode
+
+    model = tiny_model(arch, tokenizer)
+    mode = packing_mode(model)
+    if mode == "padding":
+        with pytest.raises(ValueError, match="packing"):
+            AlignmentModel(model, 1, packing=mode)
+        return
+    batch = _batch(tokenizer)
+    right = AlignmentCollator(tokenizer.pad_token_id, "right", "padding")(
+        [it for it in tokenize_samples(tokenizer, SAMPLES, clm_max_length=64)[0]]
+    )
+    ids, mask, pool_mask = batch["cl_input_ids"], batch["cl_attention_mask"], batch["cl_pool_mask"]
+    assert (mask == 0).any()  # the batch has padding to skip
+    results = []
+    for layer in (1, num_layers(model)):
+        for pack, budget in ((False, 2048), (True, 2048), (True, 10)):
+            model.zero_grad()
+            module = AlignmentModel(model, layer, "mean", mode, pack_pairs=pack, pair_pack_tokens=budget)
+            if pack:
+                reps = module.encode_pairs(ids, mask, pool_mask, 3)
+            else:
+                reps = module.encode_pairs(
+                    right["cl_input_ids"], right["cl_attention_mask"], right["cl_pool_mask"], 3
+                )
+            got = torch.cat([reps["anchors"], reps["positives"]])
+            (got * torch.linspace(-1, 1, got.shape[-1])).sum().backward()
+            grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+            results.append((layer, pack, got.detach(), grads))
+    for layer, pack, got, grads in results:
+        _, _, want, want_grads = next(r for r in results if r[0] == layer and not r[1])
+        assert torch.allclose(got, want, atol=1e-5), (arch, layer, pack)
+        assert set(grads) == set(want_grads)
+        for name in grads:
+            assert torch.allclose(grads[name], want_grads[name], atol=1e-5), (arch, layer, name)
+
+
+def test_packed_pairs_skip_the_padding(right_tokenizer, monkeypatch):
+    """The packed contrastive pass feeds the model rows of real tokens only, within the budget."""
+    model = tiny_model("llama", right_tokenizer)
+    batch = _batch(right_tokenizer)
+    seen = []
+    monkeypatch.setattr(
+        "crossalign.model.alignment.hidden_states_at",
+        lambda lm, ids, attn, layers, position_ids=None: seen.append(ids.shape) or {1: torch.zeros(*ids.shape, 64)},
+    )
+    lengths = batch["cl_attention_mask"].sum(dim=1).tolist()
+    AlignmentModel(model, 1, pack_pairs=True, pair_pack_tokens=max(lengths) + 1).encode_pairs(
+        batch["cl_input_ids"], batch["cl_attention_mask"], batch["cl_pool_mask"], 3
+    )
+    assert sum(s[1] for s in seen) == sum(lengths) < batch["cl_input_ids"].numel()
+    assert all(s[0] == 1 and s[1] <= max(lengths) + 1 for s in seen) and len(seen) > 1
+

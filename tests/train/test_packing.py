@@ -63,3 +63,18 @@ def test_packed_lm_loss_equals_padded(arch, right_tokenizer, make_items):
         b = AlignmentModel(model, 1, packing=mode)(**packed)
     assert int(a["clm_count"]) == int(b["clm_count"]) == int(packed["num_targets"])
     assert torch.allclose(a["clm_sum"], b["clm_sum"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch,batching", [("llama", "packing"), ("xglm", "padding"), ("bloom", "packing")])
+def test_run_packs_pairs_when_the_model_can(arch, batching, tiny_checkpoints, samples_file, tmp_path):
+    """crossalign train runs the contrastive pass packed whenever the model's packing mode is
+    verified, whatever the LM batching; BLOOM (no packing mode) keeps padded pairs."""
+    from crossalign.train.run import build_run
+
+    from .test_end_to_end import make_cfg, quiet
+
+    cfg = make_cfg(tiny_checkpoints[arch], samples_file, tmp_path / "o", clm__batching=batching)
+    module = build_run(cfg, say=quiet).trainer.model
+    assert module.pack_pairs == (EXPECTED_MODE[arch] != "padding")
+    if module.pack_pairs:
+        assert module.packing == EXPECTED_MODE[arch]

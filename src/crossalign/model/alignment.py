@@ -7,10 +7,15 @@
 
 Both passes run in one ``forward`` so that a data-parallel wrapper (DDP, FSDP) sees one
 forward per backward. The contrastive pass runs only the blocks below the pooled layer
-(:func:`crossalign.model.layers.hidden_states_at`). The LM pass runs the backbone without its
-head and applies the output layer only at supervised positions through the fused chunked
-loss (:mod:`crossalign.losses.clm`), so (B, T, V) logits never exist. One code path for any
-``AutoModelForCausalLM`` (plain or wrapped by PEFT).
+(:func:`crossalign.model.layers.hidden_states_at`). With ``pack_pairs`` (for a model whose
+``packing`` mode was verified by :func:`crossalign.data.packing.packing_mode`) it runs on the
+real tokens only, the sentences packed into rows of at most ``pair_pack_tokens`` tokens, and
+the states are put back in the padded layout before pooling: the representations are those
+of the right-padded batch, without the padding's compute (translation pairs of a batch differ
+in length: on Gemma-3-270M's tokenizer half or more of a padded pair batch is padding). The LM
+pass runs the backbone without its head and applies the output layer only at supervised
+positions through the fused chunked loss (:mod:`crossalign.losses.clm`), so (B, T, V) logits
+never exist. One code path for any ``AutoModelForCausalLM`` (plain or wrapped by PEFT).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from crossalign.model.pooling import pool
 
 IGNORE = -100
 HEAD_IMPLS = ("auto", "fused", "module")
+PACKING = ("position_ids", "mask4d")
 
 
 def _sharded(weight: torch.Tensor, vocab: int) -> bool:
@@ -51,13 +57,21 @@ class AlignmentModel(nn.Module):
         packing: str = "position_ids",
         chunk_size: int = 1024,
         head_impl: str = "auto",
+        pack_pairs: bool = False,
+        pair_pack_tokens: int = 2048,
     ):
         super().__init__()
+        if packing not in PACKING:
+            raise ValueError(f"unknown packing {packing!r}; choose from {list(PACKING)}")
+        if pair_pack_tokens < 1:
+            raise ValueError(f"pair_pack_tokens must be >= 1, got {pair_pack_tokens}")
         self.lm = lm
         self.layer = layer
         self.pooling = pooling
         self.packing = packing
         self.chunk_size = chunk_size
+        self.pack_pairs = pack_pairs
+        self.pair_pack_tokens = pair_pack_tokens
         if head_impl not in HEAD_IMPLS:
             raise ValueError(f"unknown head_impl {head_impl!r}; choose from {list(HEAD_IMPLS)}")
         self.head_impl = head_impl
@@ -76,13 +90,49 @@ class AlignmentModel(nn.Module):
     def hidden_size(self) -> int:
         return int(text_config(self.lm).hidden_size)
 
+    def pair_states(self, input_ids, attention_mask) -> torch.Tensor:
+        """(N, T, H) states at the pooled layer of a padded batch of sentences; zeros at padding
+        when the sentences run packed."""
+        if not self.pack_pairs:
+            return hidden_states_at(self.lm, input_ids, attention_mask, [self.layer])[self.layer]
+        real = attention_mask.bool()  # (N, T)
+        lengths = real.sum(dim=1).tolist()
+        tokens = input_ids[real]  # (S,) the sentences one after the other
+        dtype = next(self.lm.parameters()).dtype
+        # Consecutive sentences in rows of at most pair_pack_tokens tokens (a longer sentence
+        # alone): attention over a packed row grows with the square of its length.
+        rows, row, size = [], [], 0
+        for n in lengths:
+            if row and size + n > self.pair_pack_tokens:
+                rows.append(row)
+                row, size = [], 0
+            row.append(n)
+            size += n
+        rows.append(row)
+        pieces, start = [], 0
+        for row in rows:
+            ids = tokens[start : start + sum(row)][None]  # (1, L)
+            start += sum(row)
+            kwargs = packed_model_inputs(ids, row, self.packing, dtype)
+            states = hidden_states_at(
+                self.lm, ids, kwargs.get("attention_mask"), [self.layer], position_ids=kwargs["position_ids"]
+            )[self.layer]  # (1, L, H)
+            pieces.append(states[0])
+        packed = torch.cat(pieces) if len(pieces) > 1 else pieces[0]  # (S, H)
+        out = packed.new_zeros(*input_ids.shape, packed.shape[-1])  # (N, T, H)
+        out[real] = packed
+        return out
+
     def encode_pairs(self, input_ids, attention_mask, pool_mask, num_pairs: int) -> dict[str, torch.Tensor]:
-        states = hidden_states_at(self.lm, input_ids, attention_mask, [self.layer])[
-            self.layer
-        ]  # (2B+K, T, H)
+        states = self.pair_states(input_ids, attention_mask)  # (2B+K, T, H)
         reps = pool(states, pool_mask, self.pooling)  # (2B+K, H)
         b = num_pairs
         return {"anchors": reps[:b], "positives": reps[b : 2 * b], "negatives": reps[2 * b :]}
+
+    def _head_impl(self, head) -> str:
+        if self.head_impl != "auto":
+            return self.head_impl
+        return "module" if _sharded(head.weight, int(text_config(self.lm).vocab_size)) else "fused"
 
     def lm_loss_sum(self, input_ids, labels, attention_mask=None, lengths=None) -> tuple[torch.Tensor, int]:
         """Summed -log p of the response tokens of (B, T) padded or (1, sum L) packed sequences."""
@@ -96,9 +146,7 @@ class AlignmentModel(nn.Module):
         sel = shifted != IGNORE
         h, y = hidden[:, :-1][sel], shifted[sel]  # (N, H), (N,)
         head = output_head(self.lm)
-        impl = self.head_impl
-        if impl == "auto":
-            impl = "module" if _sharded(head.weight, int(text_config(self.lm).vocab_size)) else "fused"
+        impl = self._head_impl(head)
         if impl == "fused":
             return lm_loss(h, y, head.weight, head.bias, head.scale, head.softcap, self.chunk_size)
         module = (

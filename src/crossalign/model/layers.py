@@ -72,12 +72,15 @@ def resolve_layer(layer: int | str, n_layers: int) -> int:
 def hidden_states_at(
     model: nn.Module,
     input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
+    attention_mask: torch.Tensor | None,
     layers: list[int],
+    position_ids: torch.Tensor | None = None,
 ) -> dict[int, torch.Tensor]:
     """``{layer: (B, T, H)}`` for resolved ``layers``, running only the blocks below the highest.
 
-    Gradients flow through the returned tensors when grad is enabled.
+    Gradients flow through the returned tensors when grad is enabled. ``position_ids`` (and a
+    4D ``attention_mask``) pass through to the model, for packed rows
+    (:func:`crossalign.data.packing.packed_model_inputs`).
     """
     n = num_layers(model)
     wanted = sorted(set(layers))
@@ -86,11 +89,13 @@ def hidden_states_at(
     for idx in wanted:
         if not 0 <= idx <= n:
             raise ValueError(f"layer {idx} is out of range 0..{n}")
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if position_ids is not None:
+        inputs["position_ids"] = position_ids
     if wanted[-1] == n:
         # The top state includes the final norm: that needs the full forward (minus LM head
         # when the model exposes its base, which transformers models do).
-        out = backbone(model)(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
-                   use_cache=False)
+        out = backbone(model)(**inputs, output_hidden_states=True, use_cache=False)
         return {idx: out.hidden_states[idx] for idx in wanted}
 
     blocks = decoder_layers(model)
@@ -112,7 +117,7 @@ def hidden_states_at(
         for idx in wanted
     ]
     try:
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        model(**inputs, use_cache=False)
     except _StopForward:
         pass
     finally:

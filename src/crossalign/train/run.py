@@ -199,8 +199,11 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
             raise ConfigError(f"contrastive.layer: {exc}") from None
 
     mode = "padding"
+    # Packed rows need a model that keeps packed samples apart: verified once, used by the LM
+    # batches (clm.batching packing) and by the contrastive pass (real tokens only).
+    verified = packing_mode(lm) if cfg.contrastive.weight > 0 or cfg.clm.batching == "packing" else "padding"
     if cfg.clm.batching == "packing" and cfg.clm.weight > 0:
-        mode = packing_mode(lm)
+        mode = verified
         if mode == "padding":
             say(
                 f"{type(lm).__name__} cannot keep packed samples apart (its attention reads neither restarted"
@@ -239,9 +242,10 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         lm,
         layer,
         cfg.contrastive.pooling,
-        mode if mode != "padding" else "position_ids",
+        verified if verified != "padding" else "position_ids",
         cfg.clm.chunk_size,
         cfg.clm.head_impl,
+        pack_pairs=verified != "padding",
     )
     # Right padding whatever the tokenizer's side: pooling reads only the mask, and models with
     # absolute position embeddings (GPT-2, XGLM) would see shifted positions under left padding.
