@@ -5,13 +5,15 @@
 
 Both variants train on the same batch (B translation pairs for the contrastive loss and B
 translation-mode instruction samples, ``"{en} Translate into Chinese:" -> " {zh}"``, built
-from ``../shared/data/parallel/ddtp.en-zh.tsv``) with AdamW:
+from ``../shared/data/parallel/ddtp.en-zh.tsv``) with the same optimizer, the one ``crossalign
+train`` uses (transformers' default ``adamw_torch_fused``: ``torch.optim.AdamW(fused=True)``):
 
 - reference: as the AFP reference code does it: a full forward with ``output_hidden_states``
   for the contrastive pass (every layer and the LM head, though one layer is pooled), and a
   padded instruction batch through ``model(..., labels=...)`` (logits at every position);
 - ours: :class:`crossalign.model.alignment.AlignmentModel`: early exit at the pooled layer,
-  padding-free packing, the output layer only at response positions (fused chunked loss).
+  padding-free packing of the instruction samples and of the contrastive sentences, the output
+  layer only at response positions (fused chunked loss).
 
 Each variant runs in its own subprocess so peak memory is its own: ``ru_maxrss`` on CPU
 (reported as the total and as the part above weights + gradients + AdamW state, which both
@@ -118,11 +120,18 @@ def run_variant(args) -> dict:
         collate = AlignmentCollator(tok.pad_token_id, tok.padding_side, "padding")
     else:
         mode = packing_mode(model)
-        module = AlignmentModel(model, layer, args.pooling, mode if mode != "padding" else "position_ids")
+        module = AlignmentModel(
+            model,
+            layer,
+            args.pooling,
+            mode if mode != "padding" else "position_ids",
+            pack_pairs=mode != "padding",
+        )
         collate = AlignmentCollator(
             tok.pad_token_id, tok.padding_side, "packing" if mode != "padding" else "padding"
         )
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    # The Trainer's default optimizer (TrainingArguments.optim = adamw_torch_fused), for both variants.
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=device.type in ("cpu", "cuda"))
     # Gradients and AdamW state exist before the measured steps, as they do in a training run.
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
