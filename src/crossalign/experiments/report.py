@@ -323,13 +323,16 @@ def setup_section(runs: list[dict]) -> str:
 
 # ---------------------------------------------------------------- figures
 def plot_layer_curves(runs: list[dict], path: Path, title: str) -> Path:
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    from crossalign.analysis.plots import COLOURS, save_png
+    from crossalign.analysis.plots import save_png
 
     fig = Figure(figsize=(8.0, 4.8), dpi=100)
     ax = fig.subplots()
+    cmap = colormaps["tab10" if len(runs) <= 10 else "tab20"]
     for i, r in enumerate(runs):
+        colour = cmap(i % cmap.N)
         poolings = ["mean", "last"] if not r["align"] else [r["pooling"]]
         for pooling in poolings:
             per_layer = r["tatoeba"]["per_layer"].get(pooling)
@@ -338,11 +341,10 @@ def plot_layer_curves(runs: list[dict], path: Path, title: str) -> Path:
             layers = sorted(per_layer, key=int)
             ys = [per_layer[x]["summary"]["retrieval"] for x in layers]
             style = "--" if pooling == "last" else "-"
-            ax.plot([int(x) for x in layers], ys, style, color=COLOURS[i % len(COLOURS)] if i < 6 else None,
-                    marker="o", markersize=3, label=f"{r['name']} ({pooling})")
-            if r["align"]:
-                ax.axvline(r["layer"], color=COLOURS[i % len(COLOURS)] if i < 6 else "grey", linewidth=0.6,
-                           linestyle=":")
+            ax.plot([int(x) for x in layers], ys, style, color=colour, marker="o", markersize=3,
+                    label=f"{r['name']} ({pooling})", linewidth=2.0 if not r["align"] else 1.2)
+        if r["align"]:
+            ax.axvline(r["layer"], color=colour, linewidth=0.8, linestyle=":")
     ax.set_xlabel("layer (0 = embedding output)")
     ax.set_ylabel("Tatoeba top-1 retrieval (mean of both directions)")
     ax.set_title(title, fontsize=10)
