@@ -246,12 +246,12 @@ def language_section(run: dict, base: dict, seen: set[str]) -> str:
 
 
 def icl_section(runs: list[dict], metric: str = "acc") -> str:
-    keys = sorted({k for r in runs for k in icl_cells(r, metric=metric)},
-                  key=lambda k: (k[0], k[1] != "in-language", k[2], k[3]))
+    per_run = [icl_cells(r, metric=metric) for r in runs]
+    keys = sorted({k for cells in per_run for k in cells}, key=lambda k: (k[0], k[1] != "in-language", k[2], k[3]))
     header = ["task", "setting", "shots", "languages"] + [r["name"] for r in runs]
     rows = []
     for key in keys:
-        cells = [icl_cells(r, metric=metric).get(key) for r in runs]
+        cells = [c.get(key) for c in per_run]
         first = next(c for c in cells if c)
         langs = "en" if key[3] == "en" else f"{len(first['languages'])} non-en"
         vals = []

@@ -53,39 +53,27 @@ def device_name() -> str:
 
 
 def train_stage(cfg: ExperimentConfig, model_path: str, data_dir: Path, out: Path, say) -> dict:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    from crossalign.train.run import build_run, finish_run
+    from crossalign.quickstart.stages import training_stage
 
     t = dataclasses.replace(cfg.train)
     t.model = dataclasses.replace(cfg.model, name_or_path=model_path)
     t.data = dataclasses.replace(t.data, train_file=str(data_dir / "samples.jsonl"))
     t.training = dataclasses.replace(t.training, output_dir=str(out / "train"))
-    folder = Path(t.training.output_dir)
-    key = fingerprint(t)
-    done = is_done(folder, key)
-    if done:
-        say(f"train: reusing {folder / 'model'} (pooled layer {done['layer']})")
-        return done
-    if folder.is_dir() and get_last_checkpoint(str(folder)):
-        say(f"train: resuming from {get_last_checkpoint(str(folder))}")
-        t.training = dataclasses.replace(t.training, resume_from_checkpoint="latest")
-    save_config(t, folder)  # `crossalign train --config <this>` repeats the run on its own
-    start = time.perf_counter()
-    run = build_run(t, say=lambda m: say(f"train: {m}"))
-    tokens_per_sample = _mean_tokens(run.trainer.train_dataset)
-    model_dir = finish_run(run)
-    args = run.trainer.args
-    steps = run.trainer.state.global_step
-    samples_seen = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-    return mark_done(
-        folder, key, model=str(model_dir), layer=run.layer, pooling=t.contrastive.pooling,
-        seconds=round(time.perf_counter() - start, 1), steps=steps, samples_seen=samples_seen,
-        tokens_per_sample=round(tokens_per_sample, 2), tokens=round(samples_seen * tokens_per_sample),
-        layer_scores={str(k): v for k, v in (run.layer_scores or {}).items()} or None,
-        data_counts=run.counts, log=run.trainer.state.log_history, device=device_name(),
-        heldout_retrieval_before=run.heldout_before, heldout_retrieval_after=run.heldout_after,
-    )
+
+    def describe(run) -> dict:
+        args = run.trainer.args
+        samples_seen = (run.trainer.state.global_step * args.per_device_train_batch_size
+                        * args.gradient_accumulation_steps * args.world_size)
+        tokens_per_sample = _mean_tokens(run.trainer.train_dataset)
+        return {
+            "samples_seen": samples_seen, "tokens_per_sample": round(tokens_per_sample, 2),
+            "tokens": round(samples_seen * tokens_per_sample),
+            "layer_scores": {str(k): v for k, v in (run.layer_scores or {}).items()} or None,
+            "data_counts": run.counts, "log": run.trainer.state.log_history, "device": device_name(),
+            "heldout_retrieval_before": run.heldout_before, "heldout_retrieval_after": run.heldout_after,
+        }
+
+    return training_stage(t, say, describe)
 
 
 def _mean_tokens(dataset) -> float:

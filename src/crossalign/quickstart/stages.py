@@ -320,12 +320,17 @@ def train_config(cfg: QuickstartConfig, model_path: str, out: Path, layer: int |
     return t
 
 
-def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say, layer: int | None = None) -> dict:
+def training_stage(t, say, describe=None) -> dict:
+    """Train ``t`` (a TrainConfig) into ``t.training.output_dir``, cached like every stage: a finished
+    run with the same fingerprint is reused, an interrupted one resumes from its last checkpoint.
+
+    ``describe(run)`` adds entries to the stage's info after training (the run still holds its
+    trainer and dataset).
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
     from crossalign.train.run import build_run, finish_run
 
-    t = train_config(cfg, model_path, out, layer)
     folder = Path(t.training.output_dir)
     key = fingerprint(t)
     done = is_done(folder, key)
@@ -339,7 +344,14 @@ def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say, layer: i
     start = time.perf_counter()
     run = build_run(t, say=lambda m: say(f"train: {m}"))
     model_dir = finish_run(run)
-    log = [h for h in run.trainer.state.log_history if "loss" in h or "loss/cl" in h]
+    seconds = round(time.perf_counter() - start, 1)
     return mark_done(folder, key, model=str(model_dir), layer=run.layer, pooling=t.contrastive.pooling,
-                     seconds=round(time.perf_counter() - start, 1), steps=run.trainer.state.global_step,
-                     log=log)
+                     seconds=seconds, steps=run.trainer.state.global_step,
+                     **(describe(run) if describe else {}))
+
+
+def train_stage(cfg: QuickstartConfig, model_path: str, out: Path, say, layer: int | None = None) -> dict:
+    def describe(run) -> dict:
+        return {"log": [h for h in run.trainer.state.log_history if "loss" in h or "loss/cl" in h]}
+
+    return training_stage(train_config(cfg, model_path, out, layer), say, describe)
