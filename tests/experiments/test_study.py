@@ -24,19 +24,23 @@ def _experiment(name, model_dir, shared, align=True, **train):
         "data": {"pairs": [str(shared / "parallel" / "ddtp.en-de.tsv"), str(shared / "parallel" / "ddtp.en-fr.tsv")],
                  "train_languages": ["de", "fr"], "heldout_pairs": 5, "max_train_pairs_per_language": 40},
         "tatoeba": {"data_dir": str(shared / "tatoeba"), "languages": ["deu", "fra", "tur"], "pairs": 12,
-                    "batch_size": 8},
+                    "dev_pairs": 10, "batch_size": 8},
         "evaluate": {"tasks": ["xcopa"], "languages": ["en", "tr", "zh"], "shots": [0, 2], "seeds": [0, 1],
                      "limit": 6, "data_dir": str(shared), "batch_size": 4},
         "in_language_shots": [0], "cross_lingual_languages": ["tr"],
     }
     if align:
         cfg["baseline"] = "base_tiny"
+        for key in ("replica_of", "layer_from"):
+            if key in train:
+                cfg[key] = train.pop(key)
         cfg["train"] = {
             "contrastive": {"layer": train.pop("layer", "auto"), "weight": train.pop("cl", 1.0), "max_length": 24,
                             "symmetric": True},
             "clm": {"weight": train.pop("clm", 1.5), "max_length": 48},
             "training": {"max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
-                         "logging_steps": 1, "save_steps": 100, "report_to": ["none"]},
+                         "logging_steps": 1, "save_steps": train.pop("save_steps", 100), "report_to": ["none"],
+                         "seed": train.pop("seed", 0)},
             "monitor": {"heldout": 8, "every": 2, "batch_size": 8},
         }
     return cfg
@@ -51,8 +55,10 @@ def study(tmp_path, shared_data):
     exp_dir = tmp_path / "experiments"
     exp_dir.mkdir()
     files = []
-    for name, kwargs in [("base_tiny", {"align": False}), ("afp_tiny", {}),
-                         ("cl_only_tiny", {"clm": 0.0, "group": "ablation"})]:
+    for name, kwargs in [("base_tiny", {"align": False}), ("afp_tiny", {"save_steps": 2}),
+                         ("cl_only_tiny", {"clm": 0.0, "group": "ablation"}),
+                         ("afp_seed1_tiny", {"seed": 1, "replica_of": "afp_tiny", "layer_from": "base_dev",
+                                             "layer": 1})]:
         path = exp_dir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(_experiment(name, model_dir, shared_data, **kwargs)))
         files.append(str(path))
@@ -72,7 +78,7 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     path, tmp = study
     assert cli_main(["study", "--config", str(path)]) == 0
     runs = {p.parent.name: json.loads(p.read_text()) for p in (tmp / "runs").glob("*/results.json")}
-    assert set(runs) == {"base_tiny", "afp_tiny", "cl_only_tiny"}
+    assert set(runs) == {"base_tiny", "afp_tiny", "cl_only_tiny", "afp_seed1_tiny"}
     afp, base = runs["afp_tiny"], runs["base_tiny"]
     assert afp["train"]["steps"] == 4 and afp["train"]["tokens"] > 0
     assert afp["layer"] == afp["train"]["layer"] >= 1
@@ -92,7 +98,25 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     # the aligned model's weights differ from the base's: its Tatoeba numbers come from a different model
     assert afp["tatoeba"]["model"] != base["tatoeba"]["model"]
 
+    # the Tatoeba dev split: the last 10 pairs of each file, every layer and pooling, checkpoints of aligned runs
+    dev = base["tatoeba_dev"]
+    assert dev["languages"] == ["de", "fr", "tr"] and set(dev["by_pooling"]) == {"mean", "last"}
+    assert sorted(map(int, dev["by_pooling"]["mean"])) == list(range(n_layers + 1))
+    assert [c["step"] for c in afp["tatoeba_dev"]["checkpoints"]] == [2, 4]
+    # the Trainer saves the last step whatever save_steps says
+    assert [c["step"] for c in runs["cl_only_tiny"]["tatoeba_dev"]["checkpoints"]] == [4]
+    # the last checkpoint, loaded as base + adapter, is the final (merged) model: same dev scores
+    last = afp["tatoeba_dev"]["checkpoints"][-1]["by_language"]
+    final = afp["tatoeba_dev"]["by_pooling"]["mean"][str(afp["layer"])]
+    assert last == pytest.approx(final, abs=0.051)  # at most one of 10 pairs flips in one direction
+    # layer_from base_dev: the layer the base model retrieves best on the dev split, not the configured 1
+    means = {int(k): sum(v.values()) / 3 for k, v in dev["by_pooling"]["mean"].items() if int(k) >= 1}
+    assert runs["afp_seed1_tiny"]["layer"] == max(sorted(means), key=lambda k: means[k])
+    assert runs["afp_seed1_tiny"]["layer_from"] == "base_dev"
+
     report = (tmp / "docs" / "results.md").read_text()
+    assert "## Tatoeba dev split (selection data)" in report and "## Training-seed noise" in report
+    assert "| afp_tiny | 0, 1 |" in report
     layer = afp["layer"]
     per = per_language_retrieval(afp["tatoeba"]["per_layer"]["mean"][str(layer)])
     assert "| tr | no | " in report and "| de | yes | " in report
@@ -127,7 +151,7 @@ def test_quick_variant_runs_subset_with_overrides(study):
     assert out == tmp / "runs-quick" and report.name == "results-quick.md"
     assert exps[1].train.training.max_steps == 2 and exps[0].tatoeba.pairs == 8
     cfg.quick = False
-    assert [e.train.training.max_steps for e in planned(cfg)[0] if e.align] == [4, 4]
+    assert [e.train.training.max_steps for e in planned(cfg)[0] if e.align] == [4, 4, 4]
     # a baseline with results already on disk is not re-measured for --only (it would be replaced)
     (tmp / "runs-quick" / "base_tiny").mkdir(parents=True)
     (tmp / "runs-quick" / "base_tiny" / "results.json").write_text("{}")
@@ -185,3 +209,22 @@ def test_tatoeba_mean_and_standard_error():
     assert se == pytest.approx(math.sqrt(0.7 * 0.3 / 100 + 0.3 * 0.7 / 100) / 2)
     assert mean_and_se(entry, ["tr"])[0] == pytest.approx(0.3)
     assert verdict(0.05, 0.01) == "gain" and verdict(-0.05, 0.01) == "loss" and verdict(0.01, 0.01) == "within noise"
+
+
+def test_tatoeba_dev_split_is_the_end_of_each_file_and_never_in_the_test_set(shared_data):
+    from crossalign.experiments.config import ExperimentConfig, TatoebaConfig
+    from crossalign.experiments.run import tatoeba_pairs
+
+    t = TatoebaConfig(data_dir=str(shared_data / "tatoeba"), languages=["deu", "tur"])
+    cfg = ExperimentConfig(name="x", align=False, tatoeba=t)
+    lines = (shared_data / "tatoeba" / "tatoeba.deu-eng.deu").read_text(encoding="utf-8").splitlines()
+    test, dev = tatoeba_pairs(cfg, "test"), tatoeba_pairs(cfg, "dev")
+    assert len(test["de"][1]) == len(lines) - 100 and dev["de"][1] == lines[-100:]
+    assert test["de"][1] == lines[:-100]
+    cfg.tatoeba.pairs = 50
+    assert tatoeba_pairs(cfg, "test")["tr"][0] == test["tr"][0][:50] and tatoeba_pairs(cfg, "dev") == dev
+    cfg.tatoeba.pairs = len(lines) - 99
+    with pytest.raises(ConfigError, match="overlap the dev split of de"):
+        tatoeba_pairs(cfg, "test")
+    with pytest.raises(ConfigError, match="layer_from base_dev needs a Tatoeba dev split"):
+        ExperimentConfig(name="y", baseline="x", layer_from="base_dev", tatoeba=TatoebaConfig(dev_pairs=0)).validate()

@@ -36,7 +36,11 @@ class TatoebaConfig:
     languages: list[str] = field(default_factory=lambda: list(TATOEBA_16), metadata={
         "help": "Tatoeba file codes (3 letters) to measure."})
     pairs: int | None = field(default=None, metadata={
-        "help": "First N pairs of each language (none: all, 1000 in the LASER files)."})
+        "help": "Test set: the first N pairs of each language (none: every pair before the dev split; "
+                "900 of the 1000 in the LASER files)."})
+    dev_pairs: int = field(default=100, metadata={
+        "help": "Dev split: the last N pairs of each language, never in the test set. Scored at every "
+                "layer (what `layer_from: base_dev` reads) and at every checkpoint of aligned runs; 0: none."})
     poolings: list[str] = field(default_factory=lambda: ["mean", "last"], metadata={
         "help": "Poolings measured at every layer (one forward pass for all)."})
     batch_size: int = field(default=32, metadata={"help": "Sentences per forward pass."})
@@ -70,6 +74,13 @@ class ExperimentConfig:
     model: ModelConfig = field(
         default_factory=lambda: ModelConfig(name_or_path="pypi:gemma-3-270m", dtype="float32"),
         metadata={"help": "The model (hub id, folder, .gguf, or pypi:gemma-3-270m / pypi:smollm2-135m)."})
+    replica_of: str = field(default="", metadata={
+        "help": "Name of the run this one repeats with another training seed: the report pools the "
+                "replicas into the training-seed noise of that run."})
+    layer_from: str = field(default="train", metadata={
+        "help": "train: the pooled layer is train.contrastive.layer (a number, or auto: best on held-out "
+                "alignment pairs); base_dev: the baseline's best layer on the Tatoeba dev split "
+                "(for this run's pooling).", "choices": ["train", "base_dev"]})
     pretraining_tokens: float | None = field(default=None, metadata={
         "help": "The model's published pre-training token count (for the compute table)."})
     align: bool = field(default=True, metadata={"help": "Train (AFP) before measuring; false: a base model."})
@@ -89,6 +100,10 @@ class ExperimentConfig:
     def validate(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"experiment name {self.name!r}: give letters, digits, - or _")
+        if self.layer_from == "base_dev" and self.tatoeba.dev_pairs <= 0:
+            raise ConfigError(f"{self.name}: layer_from base_dev needs a Tatoeba dev split (tatoeba.dev_pairs > 0)")
+        if self.tatoeba.dev_pairs < 0:
+            raise ConfigError(f"{self.name}: tatoeba.dev_pairs must be >= 0")
         if self.align and not self.baseline:
             raise ConfigError(f"{self.name}: an aligned run needs `baseline` (the base experiment's name)")
         for s in self.settings:

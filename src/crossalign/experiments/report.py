@@ -23,6 +23,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
+from crossalign.experiments.run import best_dev_layer
 from crossalign.io import write_json, write_text
 from crossalign.languages import normalize
 
@@ -162,11 +163,26 @@ def dev_trajectory(run: dict) -> list[tuple[int, float]]:
     return points
 
 
+def dev_mean(dev: dict, layer: int, pooling: str) -> float:
+    scores = dev["by_pooling"][pooling][str(layer)]
+    return statistics.fmean(scores.values())
+
+
+def dev_checkpoints(run: dict, base: dict) -> list[tuple[int, float]]:
+    """``[(step, Tatoeba dev mean at the aligned layer)]``, step 0 = the base model."""
+    dev, bdev = run.get("tatoeba_dev"), base.get("tatoeba_dev")
+    if not dev or not bdev or not dev.get("checkpoints"):
+        return []
+    points = [(0, dev_mean(bdev, run["layer"], run["pooling"]))]
+    points += [(c["step"], statistics.fmean(c["by_language"].values())) for c in dev["checkpoints"]]
+    return points
+
+
 def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> tuple[str, list[dict]]:
     rows, checks = [], []
     for run in runs:
-        if run["group"] != "afp":
-            continue
+        if run["group"] != "afp" or run.get("replica_of"):
+            continue  # replicas appear in the training-seed section
         base = bases[run["baseline"]]
         t = compare_tatoeba(run, base, seen)
         xb, xa = icl_cells(base), icl_cells(run)
@@ -182,6 +198,12 @@ def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
             start, later = traj[0][1], traj[1:]
             items.append(("dev retrieval (held-out alignment pairs) at the aligned layer never below the base "
                           "at any evaluated checkpoint",
+                          f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later),
+                          all(v >= start for _, v in later)))
+        tdev = dev_checkpoints(run, base)
+        if tdev:
+            start, later = tdev[0][1], tdev[1:]
+            items.append(("Tatoeba dev split at the aligned layer never below the base at any evaluated checkpoint",
                           f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later),
                           all(v >= start for _, v in later)))
         f = t["focus"]
@@ -234,6 +256,68 @@ def tatoeba_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
                      pct(2 * t["all"]["noise"]), f"{t['base_best_layer']}: {pct(t['base_best'])}"])
     return table(["run", "group", "layer", "pooling", "all (base → run)", "Δ", "seen", "unseen", "2σ",
                   "base best layer"], rows)
+
+
+def dev_section(runs: list[dict], bases: dict[str, dict]) -> str:
+    """The Tatoeba dev split: where each base model peaks, and each aligned run at its layer, per checkpoint."""
+    rows = []
+    for run in runs:
+        dev = run.get("tatoeba_dev")
+        if not dev:
+            continue
+        if not run["align"]:
+            for pooling in sorted(dev["by_pooling"]):
+                layer, value = best_dev_layer(dev, pooling)
+                rows.append([run["name"], pooling, f"{layer} (best)", pct(value), "", ""])
+            continue
+        base = bases.get(run["baseline"], {})
+        points = dev_checkpoints(run, base)
+        final = dev_mean(dev, run["layer"], run["pooling"])
+        how = {"base_dev": "base dev"}.get(run.get("layer_from", "train"),
+                                          "auto (held-out pairs)" if run["config"]["train"]["contrastive"]["layer"]
+                                          == "auto" else "fixed")
+        curve = ", ".join(f"{pct(v)} (step {s})" for s, v in points[1:]) or "–"
+        base_value = pct(points[0][1]) if points else (
+            pct(dev_mean(base["tatoeba_dev"], run["layer"], run["pooling"])) if base.get("tatoeba_dev") else "–")
+        rows.append([run["name"], run["pooling"], f"{run['layer']} ({how})", f"{base_value} → {pct(final)}",
+                     curve, "yes" if points and all(v >= points[0][1] for _, v in points[1:]) else
+                     ("no" if points else "–")])
+    if not rows:
+        return ""
+    return table(["run", "pooling", "layer", "base → run (final)", "checkpoints", "never below base"], rows)
+
+
+def seed_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> str:
+    """Runs repeated with other training seeds (``replica_of``): the spread of their effects."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    by_name = {r["name"]: r for r in runs}
+    for r in runs:
+        if r.get("replica_of") and r["replica_of"] in by_name:
+            groups[r["replica_of"]].append(r)
+    rows = []
+    for name, replicas in groups.items():
+        family = [by_name[name], *replicas]
+        base = bases[family[0]["baseline"]]
+        deltas = [compare_tatoeba(r, base, seen)["all"] for r in family]
+        seeds = [str(r["config"]["train"]["training"]["seed"]) for r in family]
+        d = [x["delta"] for x in deltas]
+        sd = statistics.stdev(d) if len(d) > 1 else math.nan
+        row = [name, ", ".join(seeds), ", ".join(signed(x) for x in d),
+               f"{signed(statistics.fmean(d))} ± {pct(sd)}", pct(2 * statistics.fmean(x["noise"] for x in deltas))]
+        key = ("xcopa", "in-language", 0, "non-en")
+        cb = icl_cells(base).get(key)
+        xs = [icl_cells(r).get(key) for r in family]
+        if cb and all(xs):
+            dx = [c["acc"] - cb["acc"] for c in xs]
+            row.append(", ".join(signed(x) for x in dx) + f" (mean {signed(statistics.fmean(dx))} ± "
+                       f"{pct(statistics.stdev(dx))})")
+        else:
+            row.append("–")
+        rows.append(row)
+    if not rows:
+        return ""
+    return table(["run", "training seeds", "Tatoeba Δ per seed", "Tatoeba Δ mean ± std", "2σ sampling",
+                  "XCOPA non-en 0-shot Δ per seed"], rows)
 
 
 def language_section(run: dict, base: dict, seen: set[str]) -> str:
@@ -405,6 +489,25 @@ def render(runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: dict) 
         "layer and pooling they align*; 2σ is twice the sampling standard error of the difference.\n",
         tatoeba_section(runs, bases, seen),
     ]
+    dev_md = dev_section(runs, bases)
+    if dev_md:
+        parts += [
+            "\n## Tatoeba dev split (selection data)\n",
+            f"The last {next(r['tatoeba_dev']['pairs'] for r in runs if r.get('tatoeba_dev'))} pairs of each "
+            "Tatoeba language, never in the test set: the data on which a layer (`layer_from: base_dev`) or a "
+            "checkpoint may be chosen. Mean top-1 retrieval over the languages, at the aligned layer and pooling; "
+            "every saved checkpoint scored.\n",
+            dev_md,
+        ]
+    seed_md = seed_section(runs, bases, seen)
+    if seed_md:
+        parts += [
+            "\n## Training-seed noise\n",
+            "The same run repeated with another training seed (LoRA initialisation, sample order; same data "
+            "and items). Δ: change against the base at the aligned layer (Tatoeba test, all languages) and XCOPA "
+            "non-English 0-shot; the std over seeds is the training noise the sampling 2σ does not include.\n",
+            seed_md,
+        ]
     for base_name, path in figs.get("layers", []):
         parts.append(f"\n![per-layer retrieval, {base_name}]({rel(path)})\n")
     for r in aligned:

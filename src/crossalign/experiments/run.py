@@ -85,13 +85,120 @@ def _mean_tokens(dataset) -> float:
     return total / max(len(items), 1)
 
 
-def tatoeba_pairs(cfg: ExperimentConfig):
+def tatoeba_pairs(cfg: ExperimentConfig, split: str = "test") -> dict[str, tuple[list[str], list[str]]]:
+    """``{lang: (English sentences, lang sentences)}`` of the Tatoeba ``test`` or ``dev`` split: the dev
+    split is the last ``dev_pairs`` pairs of each language, the test set the first ``pairs`` (default:
+    every pair before the dev split); the two never share a pair."""
     from crossalign.analysis.inputs import group_by_language
     from crossalign.data.sources import PairsSpec, read_pairs
+    from crossalign.errors import ConfigError
 
     t = cfg.tatoeba
     prefixes = [str(Path(t.data_dir) / f"tatoeba.{code}-eng") for code in t.languages]
-    return group_by_language(read_pairs(PairsSpec(paths=prefixes)), pivot="en", max_per_language=t.pairs)
+    grouped = group_by_language(read_pairs(PairsSpec(paths=prefixes)), pivot="en")
+    out = {}
+    for lang, (eng, other) in grouped.items():
+        n = len(eng) - t.dev_pairs
+        if n < 2:
+            raise ConfigError(f"tatoeba: {lang} has {len(eng)} pairs: too few for a dev split of {t.dev_pairs}")
+        if t.pairs is not None and t.pairs > n:
+            raise ConfigError(f"tatoeba: pairs {t.pairs} would overlap the dev split of {lang} "
+                              f"({len(eng)} pairs, the last {t.dev_pairs} are dev)")
+        if split == "dev":
+            out[lang] = (eng[n:], other[n:])
+        else:
+            k = n if t.pairs is None else t.pairs
+            out[lang] = (eng[:k], other[:k])
+    return out
+
+
+def _test_key(t) -> dict:
+    """What the test measurement depends on: ``dev_pairs`` only where it bounds the test set."""
+    d = to_dict(t)
+    if t.pairs is not None:
+        d.pop("dev_pairs")
+    return d
+
+
+def dev_retrieval(model, tokenizer, pairs: dict, layers: list[int], pooling: str, t) -> dict[int, dict[str, float]]:
+    """``{layer: {lang: top-1 retrieval (mean of both directions)}}`` on ``pairs``."""
+    from crossalign.train.monitor import retrieval_by_layer
+
+    out: dict[int, dict[str, float]] = {layer: {} for layer in layers}
+    for lang, (eng, other) in pairs.items():
+        scores = retrieval_by_layer(model, tokenizer, other, eng, layers, pooling, False, t.batch_size, t.max_length)
+        for layer in layers:
+            out[layer][lang] = round(scores[layer], 6)
+    return out
+
+
+def _load_checkpoint(cfg: ExperimentConfig, base_path: str, checkpoint: Path):
+    """The base model with a trainer checkpoint's weights (LoRA adapter or full weights) in place."""
+    from crossalign.model.adapt import add_lora
+    from crossalign.model.load import load_model
+    from crossalign.train.checkpoint import load_lm_weights
+
+    lm = load_model(dataclasses.replace(cfg.model, name_or_path=base_path))
+    lo = cfg.train.lora
+    if lo.enabled:
+        lm = add_lora(lm, lo.r, lo.alpha, lo.dropout, lo.target_modules)
+    load_lm_weights(lm, checkpoint)
+    return lm.eval()
+
+
+def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=None, train=None,
+              base_path: str | None = None) -> dict:
+    """Tatoeba dev retrieval at every layer and pooling of the measured model; for aligned runs also
+    at the aligned layer of every saved checkpoint (what checkpoint selection may read)."""
+    import torch
+
+    from crossalign.model.layers import num_layers
+    from crossalign.model.load import load_model, load_tokenizer
+
+    t = cfg.tatoeba
+    folder = out / "measure_dev"
+    key = fingerprint(t, cfg.model, model_path, extra_key)
+    done = is_done(folder, key)
+    if done:
+        say(f"dev: reusing {folder}")
+        return json.loads((folder / "tatoeba_dev.json").read_text())
+    start = time.perf_counter()
+    pairs = tatoeba_pairs(cfg, "dev")
+    say(f"dev: Tatoeba dev split ({len(pairs)} languages x {t.dev_pairs} pairs) at every layer")
+    mcfg = dataclasses.replace(cfg.model, name_or_path=model_path)
+    tokenizer, model = load_tokenizer(mcfg), load_model(mcfg).eval()
+    layers = list(range(num_layers(model) + 1))
+    result: dict = {"pairs": t.dev_pairs, "languages": list(pairs), "by_pooling": {}, "checkpoints": []}
+    with torch.no_grad():
+        for pooling in t.poolings:
+            result["by_pooling"][pooling] = dev_retrieval(model, tokenizer, pairs, layers, pooling, t)
+        del model
+        if train is not None:
+            layer, pooling = train["layer"], train["pooling"]
+            checkpoints = sorted((out / "train").glob("checkpoint-*"),
+                                 key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+            for ckpt in checkpoints:
+                lm = _load_checkpoint(cfg, base_path, ckpt)
+                scores = dev_retrieval(lm, tokenizer, pairs, [layer], pooling, t)[layer]
+                step = int(ckpt.name.rsplit("-", 1)[-1])
+                result["checkpoints"].append({"step": step, "layer": layer, "pooling": pooling, "by_language": scores})
+                say(f"dev: checkpoint {step}: layer {layer} {pooling} "
+                    f"{sum(scores.values()) / len(scores):.3f}")
+                del lm
+                gc.collect()
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    write_json(folder / "tatoeba_dev.json", result)
+    mark_done(folder, key)
+    gc.collect()
+    return result
+
+
+def best_dev_layer(dev: dict, pooling: str) -> tuple[int, float]:
+    """The layer (1..n) with the best mean dev retrieval for ``pooling``; ties go to the lower layer."""
+    by_layer = dev["by_pooling"][pooling]
+    means = {int(k): sum(v.values()) / len(v) for k, v in by_layer.items() if int(k) >= 1}
+    best = max(means, key=lambda layer: (means[layer], -layer))
+    return best, means[best]
 
 
 def icl_stage(model, tokenizer, cfg: ExperimentConfig, model_name: str, say) -> dict:
@@ -127,8 +234,8 @@ def measure_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_
     from crossalign.model.load import load_model, load_tokenizer
 
     folder = out / "measure"
-    key = fingerprint(cfg.tatoeba, cfg.evaluate, cfg.settings, cfg.in_language_shots, cfg.cross_lingual_languages,
-                      cfg.model, model_path, extra_key)
+    key = fingerprint(_test_key(cfg.tatoeba), cfg.evaluate, cfg.settings, cfg.in_language_shots,
+                      cfg.cross_lingual_languages, cfg.model, model_path, extra_key)
     done = is_done(folder, key)
     if done:
         say(f"measure: reusing {folder}")
@@ -157,6 +264,22 @@ def measure_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_
     return mark_done(folder, key, timings=timings, device=device_name())
 
 
+def with_base_dev_layer(cfg: ExperimentConfig, root: Path, say) -> ExperimentConfig:
+    """``cfg`` with ``train.contrastive.layer`` set to the baseline's best layer on the Tatoeba dev split."""
+    from crossalign.errors import ConfigError
+
+    path = root / cfg.baseline / "results.json"
+    dev = json.loads(path.read_text()).get("tatoeba_dev") if path.is_file() else None
+    if not dev:
+        raise ConfigError(f"{cfg.name}: layer_from base_dev needs the Tatoeba dev scores of {cfg.baseline} "
+                          f"({path}); run the baseline first")
+    pooling = cfg.train.contrastive.pooling
+    layer, score = best_dev_layer(dev, pooling)
+    say(f"layer from {cfg.baseline}'s Tatoeba dev split ({pooling} pooling): layer {layer} ({score:.3f})")
+    contrastive = dataclasses.replace(cfg.train.contrastive, layer=layer)
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, contrastive=contrastive))
+
+
 def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
     """Run (or reuse) every stage of ``cfg`` under ``root/cfg.name``; returns and writes the results."""
     out = root / cfg.name
@@ -167,6 +290,8 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
     model_path = model_stage(cfg, tag)
     timings["model_s"] = round(time.perf_counter() - start, 1)
     train = None
+    if cfg.align and cfg.layer_from == "base_dev":
+        cfg = with_base_dev_layer(cfg, root, tag)
     if cfg.align:
         start = time.perf_counter()
         data_dir, data_info = data_stage(cfg, root, tag)
@@ -178,6 +303,10 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
         data_info, measured_path, extra = None, model_path, None
     measure = measure_stage(cfg, measured_path, out, tag, extra)
     timings.update(measure["timings"])
+    dev = None
+    if cfg.tatoeba.dev_pairs > 0:
+        dev = dev_stage(cfg, measured_path, out, tag, extra, train, model_path)
+        timings["tatoeba_dev_s"] = dev["seconds"]
     folder = out / "measure"
     results = {
         "format": RESULTS_FORMAT,
@@ -189,6 +318,9 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
         "train": {k: v for k, v in train.items() if k != "fingerprint"} if train else None,
         "data": data_info,
         "tatoeba": json.loads((folder / "tatoeba.json").read_text()),
+        "tatoeba_dev": dev,
+        "replica_of": cfg.replica_of,
+        "layer_from": cfg.layer_from,
         "icl": json.loads((folder / "icl.json").read_text()),
         "timings": timings,
         "device": measure["device"],
