@@ -64,3 +64,32 @@ def test_bad_inputs():
         info_nce(torch.randn(3, 4), torch.randn(3, 4), temperature=0)
     loss, n, _ = info_nce(torch.zeros(0, 4, requires_grad=True), torch.zeros(0, 4))
     assert n == 0 and loss.item() == 0.0
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_centered_info_nce_matches_naive_on_centred_rows_and_ignores_a_shared_direction(symmetric):
+    torch.manual_seed(1)
+    a = torch.randn(6, 8, dtype=torch.float64)
+    # candidates: noisy copies of the anchors (translations), then 2 hard negatives
+    c = torch.cat([a + 0.1 * torch.randn(6, 8, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64)])
+    a.requires_grad_(True)
+    c.requires_grad_(True)
+    loss, n, _ = info_nce(a, c, temperature=0.05, symmetric=symmetric, center=True)
+    mean = torch.cat([a, c]).mean(0)  # every row, anchors and candidates together
+    ref = naive(a - mean, c - mean, 0.05, symmetric)
+    assert n == 6 and torch.allclose(loss.double(), ref, rtol=1e-5)
+    ga, gc = torch.autograd.grad(loss, (a, c))  # the mean is part of the graph
+    ra, rc = torch.autograd.grad(ref, (a, c))
+    assert torch.allclose(ga, ra, rtol=1e-4, atol=1e-6) and torch.allclose(gc, rc, rtol=1e-4, atol=1e-6)
+
+    # A huge channel shared by every sentence (a massive activation) puts every cosine near 1:
+    # the plain loss goes flat at log(candidates); the centred one does not see it.
+    shared = torch.zeros(8, dtype=torch.float64)
+    shared[3] = 1e4
+    with torch.no_grad():
+        plain, _, _ = info_nce(a + shared, c + shared, temperature=0.05, symmetric=symmetric)
+        centred, _, _ = info_nce(a + shared, c + shared, temperature=0.05, symmetric=symmetric, center=True)
+        base, _, _ = info_nce(a, c, temperature=0.05, symmetric=symmetric, center=True)
+    assert math.isclose(centred.item(), base.item(), rel_tol=1e-4)  # float32 inside
+    assert abs(plain.item() / n - math.log(8 if not symmetric else math.sqrt(8 * 6))) < 0.05
+    assert centred.item() / n < plain.item() / n - 0.5

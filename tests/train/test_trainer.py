@@ -26,7 +26,7 @@ class Recorder:
         return batch
 
 
-def _one_sgd_step(tmp_path, data, tok, batch, accum, w_cl, name):
+def _one_sgd_step(tmp_path, data, tok, batch, accum, w_cl, name, **loss_options):
     """Parameters before and after one plain-SGD step with lr 1 (so the change is -grad)."""
     module = AlignmentModel(tiny_model("llama", tok), layer=2, packing="position_ids")
     before = {n: p.detach().clone() for n, p in module.named_parameters()}
@@ -49,7 +49,7 @@ def _one_sgd_step(tmp_path, data, tok, batch, accum, w_cl, name):
     )
     recorder = Recorder(AlignmentCollator(tok.pad_token_id, tok.padding_side, "packing"))
     trainer = AlignmentTrainer(
-        model=module, args=args, train_dataset=data, data_collator=recorder, w_cl=w_cl, w_clm=1.5
+        model=module, args=args, train_dataset=data, data_collator=recorder, w_cl=w_cl, w_clm=1.5, **loss_options
     )
     trainer.train()
     grads = {n: before[n] - p.detach() for n, p in module.named_parameters()}
@@ -89,3 +89,23 @@ def test_accumulation_normalises_contrastive_loss_per_pair(tmp_path, samples_fil
     step = logs[0]
     assert {"loss/cl", "loss/clm", "cl/accuracy", "loss"} <= set(step)
     assert abs(step["loss"] - (step["loss/cl"] + 1.5 * step["loss/clm"])) < 1e-6
+
+
+def test_centred_contrastive_loss_reaches_the_gradient(tmp_path, samples_file):
+    """contrastive.center: the trainer's step is the gradient of the centred InfoNCE, not the plain one."""
+    tok = tiny_tokenizer()
+    data = _data(samples_file, tok)
+    got, batches, logs = _one_sgd_step(tmp_path, data, tok, 8, 1, 1.0, "centred", center=True, symmetric=True)
+    grads = {}
+    for center in (True, False):
+        module = AlignmentModel(tiny_model("llama", tok), layer=2, packing="position_ids")
+        module.train()
+        b = batches[0]
+        loss, stats = afp_loss(module(**b), 8.0, float(b["num_targets"]), 1, 1.0, 1.5, 0.05, True, center)
+        loss.backward()
+        grads[center] = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+        if center:
+            assert abs(logs[0]["loss/cl"] - stats["cl_sum"] / 8) < 1e-5
+    for name, g in grads[True].items():
+        assert torch.allclose(got[name], g, rtol=1e-4, atol=1e-7), name
+    assert any(not torch.allclose(grads[True][n], grads[False][n], rtol=1e-3, atol=1e-6) for n in grads[True])

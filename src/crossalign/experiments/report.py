@@ -395,7 +395,8 @@ def setup_section(runs: list[dict]) -> str:
             tr = cfg["train"]
             c, m, tt = tr["contrastive"], tr["clm"], tr["training"]
             what = (f"w_cl {c['weight']}, w_clm {m['weight']}, layer {r['layer']} ({c['layer']}), {c['pooling']}, "
-                    f"{'symmetric' if c['symmetric'] else 'one-directional'}, τ {c['temperature']}; "
+                    f"{'symmetric' if c['symmetric'] else 'one-directional'}{', centred' if c.get('center') else ''}, "
+                    f"τ {c['temperature']}; "
                     f"{'LoRA r' + str(tr['lora']['r']) if tr['lora']['enabled'] else 'full'}, "
                     f"lr {tt['learning_rate']}, "
                     f"{tt['max_steps']} steps x {tt['per_device_train_batch_size']}")

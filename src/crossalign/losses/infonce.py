@@ -8,7 +8,10 @@ Row ``i`` of ``anchors`` (B, H) is a translation of row ``i`` of ``candidates``;
 of pair ``i`` is ``-log softmax_j(cos(a_i, c_j) / tau)[i]`` (the reference AFP loss). With
 ``symmetric`` it is the mean of that and the reverse direction ``-log softmax_j(cos(c_i,
 a_j) / tau)[i]`` over the ``B`` positives (hard negatives have no anchor to pair with).
-The function returns the *sum* over pairs with the count explicit, so the caller can
+With ``center`` the mean of every row (anchors and candidates together) is subtracted
+before the cosine: a component shared by every sentence (the massive-activation channels
+of models such as Gemma-3, which put every cosine near 0.99) then no longer flattens the
+softmax. The function returns the *sum* over pairs with the count explicit, so the caller can
 normalise per pair across micro-batches and ranks.
 """
 
@@ -30,6 +33,7 @@ def info_nce(
     candidates: torch.Tensor,
     temperature: float = 0.05,
     symmetric: bool = False,
+    center: bool = False,
 ) -> tuple[torch.Tensor, int, torch.Tensor]:
     """``(loss summed over the B pairs, B, number of anchors whose top-1 candidate is right)``."""
     b = anchors.shape[0]
@@ -40,6 +44,11 @@ def info_nce(
         return zero, 0, torch.zeros((), dtype=torch.long, device=anchors.device)
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
+    if center:
+        dtype = torch.promote_types(anchors.dtype, torch.float32)  # bf16 rows: centre in float32
+        anchors, candidates = anchors.to(dtype), candidates.to(dtype)
+        mean = torch.cat([anchors, candidates]).mean(dim=0)
+        anchors, candidates = anchors - mean, candidates - mean
     scores = similarity(anchors, candidates, temperature)  # (B, B + K)
     target = torch.arange(b, device=scores.device)
     loss = F.cross_entropy(scores, target, reduction="sum")

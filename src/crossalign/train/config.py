@@ -63,6 +63,14 @@ class ContrastiveConfig:
     )
     temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature tau."})
     symmetric: bool = field(default=False, metadata={"help": "Average the src->tgt and tgt->src losses."})
+    center: bool = field(
+        default=False,
+        metadata={
+            "help": "Subtract the batch mean of every pooled representation (both sides) before the cosine. "
+            "Off: the reference loss. On: a direction shared by every sentence (e.g. Gemma-3's massive "
+            "activations, every cosine ~0.99) no longer flattens the softmax and starves the loss."
+        },
+    )
     hard_negatives: bool = field(
         default=False, metadata={"help": "Use pair.hard_negative of each sample as an extra negative."}
     )

@@ -32,6 +32,7 @@ def afp_loss(
     w_clm: float = 1.5,
     temperature: float = 0.05,
     symmetric: bool = False,
+    center: bool = False,
     hidden_size: int | None = None,
     device: torch.device | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -46,7 +47,7 @@ def afp_loss(
         positives = all_gather_with_grad(out.get("positives", empty))  # (P, H)
         negatives = all_gather_with_grad(out.get("negatives", empty))  # (K, H)
         candidates = torch.cat([positives, negatives])  # (P + K, H)
-        cl_sum, n_pairs, correct = info_nce(anchors, candidates, temperature, symmetric)
+        cl_sum, n_pairs, correct = info_nce(anchors, candidates, temperature, symmetric, center)
         if pairs_total > 0:
             loss = loss + w_cl * cl_sum * (world_size / pairs_total)
         stats.update(cl_sum=float(cl_sum.detach()), pairs=float(n_pairs), correct=float(correct))

@@ -281,6 +281,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         w_clm=cfg.clm.weight,
         temperature=cfg.contrastive.temperature,
         symmetric=cfg.contrastive.symmetric,
+        center=cfg.contrastive.center,
         monitor=monitor,
     )
     sharded = trainer.is_fsdp_enabled or (

@@ -43,12 +43,13 @@ class AlignmentTrainer(Trainer):
         w_clm: float = 1.5,
         temperature: float = 0.05,
         symmetric: bool = False,
+        center: bool = False,
         monitor=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.w_cl, self.w_clm = float(w_cl), float(w_clm)
-        self.temperature, self.symmetric = float(temperature), bool(symmetric)
+        self.temperature, self.symmetric, self.center = float(temperature), bool(symmetric), bool(center)
         self.monitor = monitor
         # cl_sum, pairs, correct, clm_sum (local), tokens (local), since the last log
         self._window = torch.zeros(5, dtype=torch.float64)
@@ -80,6 +81,7 @@ class AlignmentTrainer(Trainer):
             self.w_clm,
             self.temperature,
             self.symmetric,
+            self.center,
             hidden_size=self.accelerator.unwrap_model(model).hidden_size,
             device=self.args.device,
         )
