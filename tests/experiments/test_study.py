@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+import torch
 import yaml
 
 from crossalign.cli import main as cli_main
@@ -35,6 +36,7 @@ def _experiment(name, model_dir, shared, align=True, **train):
             if key in train:
                 cfg[key] = train.pop(key)
         cfg["train"] = {
+            "lora": {"enabled": train.pop("lora", False), "r": 4, "alpha": 8},
             "contrastive": {"layer": train.pop("layer", "auto"), "weight": train.pop("cl", 1.0), "max_length": 24,
                             "symmetric": True},
             "clm": {"weight": train.pop("clm", 1.5), "max_length": 48},
@@ -55,7 +57,7 @@ def study(tmp_path, shared_data):
     exp_dir = tmp_path / "experiments"
     exp_dir.mkdir()
     files = []
-    for name, kwargs in [("base_tiny", {"align": False}), ("afp_tiny", {"save_steps": 2}),
+    for name, kwargs in [("base_tiny", {"align": False}), ("afp_tiny", {"save_steps": 2, "lora": True}),
                          ("cl_only_tiny", {"clm": 0.0, "group": "ablation"}),
                          ("afp_seed1_tiny", {"seed": 1, "replica_of": "afp_tiny", "layer_from": "base_dev",
                                              "layer": 1})]:
@@ -105,10 +107,26 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert [c["step"] for c in afp["tatoeba_dev"]["checkpoints"]] == [2, 4]
     # the Trainer saves the last step whatever save_steps says
     assert [c["step"] for c in runs["cl_only_tiny"]["tatoeba_dev"]["checkpoints"]] == [4]
-    # the last checkpoint, loaded as base + adapter, is the final (merged) model: same dev scores
-    last = afp["tatoeba_dev"]["checkpoints"][-1]["by_language"]
-    final = afp["tatoeba_dev"]["by_pooling"]["mean"][str(afp["layer"])]
-    assert last == pytest.approx(final, abs=0.051)  # at most one of 10 pairs flips in one direction
+    # an earlier checkpoint is loaded as base + LoRA adapter; loaded that way, the last checkpoint scores
+    # what the final (merged) model scores
+    from crossalign.experiments.run import _load_checkpoint, dev_retrieval, tatoeba_pairs
+
+    cfg = load_experiment(tmp / "experiments" / "afp_tiny.yaml")
+    tok = tiny_tokenizer(padding_side="right")
+    lm = _load_checkpoint(cfg, str(tmp / "tiny-llama"), tmp / "runs" / "afp_tiny" / "train" / "checkpoint-4")
+    assert any(p.abs().sum() > 0 for n, p in lm.named_parameters() if "lora_B" in n)  # zero until loaded
+    layer = afp["layer"]
+    reloaded = dev_retrieval(lm, tok, tatoeba_pairs(cfg, "dev"), [layer], "mean", cfg.tatoeba)[layer]
+    final = afp["tatoeba_dev"]["by_pooling"]["mean"][str(layer)]
+    assert reloaded == pytest.approx(final, abs=0.051)  # at most one of 10 pairs flips in one direction
+    assert afp["tatoeba_dev"]["checkpoints"][-1]["by_language"] == final
+    # a full fine-tuning checkpoint (afp_seed1_tiny) loads its own weights over the base model's
+    seed1 = load_experiment(tmp / "experiments" / "afp_seed1_tiny.yaml")
+    full = _load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "runs" / "afp_seed1_tiny" / "train" / "checkpoint-4")
+    base_lm = _load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "tiny-llama")  # the base weights
+    assert any(not torch.equal(a, b) for a, b in zip(full.state_dict().values(), base_lm.state_dict().values(),
+                                                       strict=True))
+    assert set(afp["tatoeba_dev"]["by_pooling"]) == {"mean"}  # aligned runs: their own pooling
     # layer_from base_dev: the layer the base model retrieves best on the dev split, not the configured 1
     means = {int(k): sum(v.values()) / 3 for k, v in dev["by_pooling"]["mean"].items() if int(k) >= 1}
     assert runs["afp_seed1_tiny"]["layer"] == max(sorted(means), key=lambda k: means[k])

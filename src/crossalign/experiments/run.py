@@ -169,8 +169,10 @@ def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=
     tokenizer, model = load_tokenizer(mcfg), load_model(mcfg).eval()
     layers = list(range(num_layers(model) + 1))
     result: dict = {"pairs": t.dev_pairs, "languages": list(pairs), "by_pooling": {}, "checkpoints": []}
+    # Base models: every pooling (what layer_from: base_dev reads); aligned runs: the pooling they align.
+    poolings = list(t.poolings) if train is None else [train["pooling"]]
     with torch.no_grad():
-        for pooling in t.poolings:
+        for pooling in poolings:
             result["by_pooling"][pooling] = dev_retrieval(model, tokenizer, pairs, layers, pooling, t)
         del model
         if train is not None:
@@ -178,13 +180,16 @@ def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=
             checkpoints = sorted((out / "train").glob("checkpoint-*"),
                                  key=lambda p: int(p.name.rsplit("-", 1)[-1]))
             for ckpt in checkpoints:
-                lm = _load_checkpoint(cfg, base_path, ckpt)
-                scores = dev_retrieval(lm, tokenizer, pairs, [layer], pooling, t)[layer]
                 step = int(ckpt.name.rsplit("-", 1)[-1])
+                if step == train.get("steps"):  # the final model: scored above
+                    scores = result["by_pooling"][pooling][layer]
+                else:
+                    lm = _load_checkpoint(cfg, base_path, ckpt)
+                    scores = dev_retrieval(lm, tokenizer, pairs, [layer], pooling, t)[layer]
+                    del lm
                 result["checkpoints"].append({"step": step, "layer": layer, "pooling": pooling, "by_language": scores})
                 say(f"dev: checkpoint {step}: layer {layer} {pooling} "
                     f"{sum(scores.values()) / len(scores):.3f}")
-                del lm
                 gc.collect()
     result["seconds"] = round(time.perf_counter() - start, 1)
     write_json(folder / "tatoeba_dev.json", result)
