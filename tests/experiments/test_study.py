@@ -246,3 +246,18 @@ def test_tatoeba_dev_split_is_the_end_of_each_file_and_never_in_the_test_set(sha
         tatoeba_pairs(cfg, "test")
     with pytest.raises(ConfigError, match="layer_from base_dev needs a Tatoeba dev split"):
         ExperimentConfig(name="y", baseline="x", layer_from="base_dev", tatoeba=TatoebaConfig(dev_pairs=0)).validate()
+
+
+def test_replicas_are_named_or_recognised_by_settings_that_differ_only_in_the_seed():
+    from crossalign.experiments.report import replica_parents
+
+    def run(name, seed, replica_of="", **data):
+        cfg = {"name": name, "data": {"filters": dict(data)}, "train": {"training": {"seed": seed, "lr": 1}}}
+        return {"name": name, "align": True, "replica_of": replica_of, "config": cfg}
+
+    runs = [run("a", 0), run("a1", 1, drop_shared_words=False),  # a setting added later, off: same run
+            run("b", 0, drop_shared_words=True), run("b1", 1, replica_of="b", drop_shared_words=True),
+            run("c", 2, drop_shared_words=True), run("d", 1, replica_of="missing")]
+    runs[5]["config"]["train"]["training"]["lr"] = 2
+    # c repeats b with another seed (same settings); a1 repeats a; d names a run that is not there
+    assert replica_parents(runs) == {"a1": "a", "b1": "b", "c": "b"}

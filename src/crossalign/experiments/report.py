@@ -163,6 +163,44 @@ def dev_trajectory(run: dict) -> list[tuple[int, float]]:
     return points
 
 
+def _without_seed(run: dict) -> dict:
+    cfg = json.loads(json.dumps(run["config"]))
+    for key in ("name", "description", "replica_of", "group"):
+        cfg.pop(key, None)
+    cfg.get("train", {}).get("training", {}).pop("seed", None)
+    cfg.get("train", {}).get("training", {}).pop("output_dir", None)
+    return cfg
+
+
+def _same_settings(a: dict, b: dict) -> bool:
+    """Equal configurations; a key only one side has (a setting added to crossalign after the other run)
+    counts as equal when its value is off (false, 0, empty, none)."""
+    for key in set(a) | set(b):
+        if key not in a or key not in b:
+            if a.get(key, b.get(key)):
+                return False
+        elif isinstance(a[key], dict) and isinstance(b[key], dict):
+            if not _same_settings(a[key], b[key]):
+                return False
+        elif a[key] != b[key]:
+            return False
+    return True
+
+
+def replica_parents(runs: list[dict]) -> dict[str, str]:
+    """``{run: the run it repeats with another training seed}``: ``replica_of`` where the run says so,
+    otherwise an aligned run whose configuration differs only in a lower training seed."""
+    out = {r["name"]: r["replica_of"] for r in runs if r.get("replica_of")}
+    aligned = [r for r in runs if r["align"] and r["name"] not in out]
+    seed = lambda r: r["config"]["train"]["training"]["seed"]
+    for r in aligned:
+        twins = [o for o in aligned
+                 if o is not r and seed(o) < seed(r) and _same_settings(_without_seed(o), _without_seed(r))]
+        if twins:
+            out[r["name"]] = min(twins, key=seed)["name"]
+    return {k: v for k, v in out.items() if any(x["name"] == v for x in runs)}
+
+
 def dev_mean(dev: dict, layer: int, pooling: str) -> float:
     scores = dev["by_pooling"][pooling][str(layer)]
     return statistics.fmean(scores.values())
@@ -180,8 +218,9 @@ def dev_checkpoints(run: dict, base: dict) -> list[tuple[int, float]]:
 
 def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> tuple[str, list[dict]]:
     rows, checks = [], []
+    replicas = replica_parents(runs)
     for run in runs:
-        if run["group"] != "afp" or run.get("replica_of"):
+        if run["group"] != "afp" or run["name"] in replicas:
             continue  # replicas appear in the training-seed section
         base = bases[run["baseline"]]
         t = compare_tatoeba(run, base, seen)
@@ -288,12 +327,11 @@ def dev_section(runs: list[dict], bases: dict[str, dict]) -> str:
 
 
 def seed_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> str:
-    """Runs repeated with other training seeds (``replica_of``): the spread of their effects."""
+    """Runs repeated with other training seeds (:func:`replica_parents`): the spread of their effects."""
     groups: dict[str, list[dict]] = defaultdict(list)
     by_name = {r["name"]: r for r in runs}
-    for r in runs:
-        if r.get("replica_of") and r["replica_of"] in by_name:
-            groups[r["replica_of"]].append(r)
+    for name, parent in replica_parents(runs).items():
+        groups[parent].append(by_name[name])
     rows = []
     for name, replicas in groups.items():
         family = [by_name[name], *replicas]
@@ -382,9 +420,10 @@ def compute_section(runs: list[dict]) -> str:
         tm = r["timings"]
         rows.append([r["name"], r["device"], str(t.get("steps", "–")), str(t.get("samples_seen", "–")),
                      f"{tokens:,}" if tokens else "–", frac, f"{tm.get('train_s', 0):.0f}",
-                     f"{tm.get('tatoeba_s', 0):.0f}", f"{tm.get('icl_s', 0):.0f}"])
+                     f"{tm.get('tatoeba_s', 0):.0f}", f"{tm['tatoeba_dev_s']:.0f}" if "tatoeba_dev_s" in tm else "–",
+                     f"{tm.get('icl_s', 0):.0f}"])
     return table(["run", "device", "steps", "samples", "tokens", "of pre-training", "train s", "Tatoeba s",
-                  "ICL s"], rows)
+                  "Tatoeba dev s", "ICL s"], rows)
 
 
 def setup_section(runs: list[dict]) -> str:
