@@ -15,6 +15,7 @@ A difference is called a gain (or a loss) only when it exceeds twice that noise.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import math
@@ -23,7 +24,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from crossalign.experiments.run import best_dev_layer
+from crossalign.experiments.run import best_dev_layer, dev_mean
 from crossalign.io import write_json, write_text
 from crossalign.languages import normalize
 
@@ -164,7 +165,7 @@ def dev_trajectory(run: dict) -> list[tuple[int, float]]:
 
 
 def _without_seed(run: dict) -> dict:
-    cfg = json.loads(json.dumps(run["config"]))
+    cfg = copy.deepcopy(run["config"])
     for key in ("name", "description", "replica_of", "group"):
         cfg.pop(key, None)
     cfg.get("train", {}).get("training", {}).pop("seed", None)
@@ -201,11 +202,6 @@ def replica_parents(runs: list[dict]) -> dict[str, str]:
     return {k: v for k, v in out.items() if any(x["name"] == v for x in runs)}
 
 
-def dev_mean(dev: dict, layer: int, pooling: str) -> float:
-    scores = dev["by_pooling"][pooling][str(layer)]
-    return statistics.fmean(scores.values())
-
-
 def dev_checkpoints(run: dict, base: dict) -> list[tuple[int, float]]:
     """``[(step, Tatoeba dev mean at the aligned layer)]``, step 0 = the base model."""
     dev, bdev = run.get("tatoeba_dev"), base.get("tatoeba_dev")
@@ -214,6 +210,14 @@ def dev_checkpoints(run: dict, base: dict) -> list[tuple[int, float]]:
     points = [(0, dev_mean(bdev, run["layer"], run["pooling"]))]
     points += [(c["step"], statistics.fmean(c["by_language"].values())) for c in dev["checkpoints"]]
     return points
+
+
+def never_below(points: list[tuple[int, float]]) -> tuple[str, bool]:
+    """``points`` = [(0, base), (step, value), ...]: the trajectory as text, and whether no checkpoint is
+    below the base."""
+    start, later = points[0][1], points[1:]
+    text = f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later)
+    return text, all(v >= start for _, v in later)
 
 
 def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> tuple[str, list[dict]]:
@@ -232,19 +236,11 @@ def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
                       t["all"]["aligned"] >= TARGETS["tatoeba_mean"]))
         items.append((f"... above the base model's best layer (layer {t['base_best_layer']})",
                       f"{pct(t['all']['aligned'])}% vs {pct(t['base_best'])}%", t["all"]["aligned"] > t["base_best"]))
-        traj = dev_trajectory(run)
-        if traj:
-            start, later = traj[0][1], traj[1:]
-            items.append(("dev retrieval (held-out alignment pairs) at the aligned layer never below the base "
-                          "at any evaluated checkpoint",
-                          f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later),
-                          all(v >= start for _, v in later)))
-        tdev = dev_checkpoints(run, base)
-        if tdev:
-            start, later = tdev[0][1], tdev[1:]
-            items.append(("Tatoeba dev split at the aligned layer never below the base at any evaluated checkpoint",
-                          f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later),
-                          all(v >= start for _, v in later)))
+        for dev_set, points in (("dev retrieval (held-out alignment pairs)", dev_trajectory(run)),
+                                ("Tatoeba dev split", dev_checkpoints(run, base))):
+            if points:
+                items.append((f"{dev_set} at the aligned layer never below the base at any evaluated checkpoint",
+                              *never_below(points)))
         f = t["focus"]
         items.append((f"gains on languages absent from the alignment data ({', '.join(UNSEEN_FOCUS)})",
                       f"{pct(f['base'])}% -> {pct(f['aligned'])}% ({signed(f['delta'])}, 2σ = {pct(2 * f['noise'])})",
@@ -310,17 +306,19 @@ def dev_section(runs: list[dict], bases: dict[str, dict]) -> str:
                 rows.append([run["name"], pooling, f"{layer} (best)", pct(value), "", ""])
             continue
         base = bases.get(run["baseline"], {})
+        if run.get("layer_from") == "base_dev":
+            how = "base dev"
+        elif run["config"]["train"]["contrastive"]["layer"] == "auto":
+            how = "auto (held-out pairs)"
+        else:
+            how = "fixed"
+        layer, pooling = run["layer"], run["pooling"]
+        base_value = pct(dev_mean(base["tatoeba_dev"], layer, pooling)) if base.get("tatoeba_dev") else "–"
         points = dev_checkpoints(run, base)
-        final = dev_mean(dev, run["layer"], run["pooling"])
-        how = {"base_dev": "base dev"}.get(run.get("layer_from", "train"),
-                                          "auto (held-out pairs)" if run["config"]["train"]["contrastive"]["layer"]
-                                          == "auto" else "fixed")
         curve = ", ".join(f"{pct(v)} (step {s})" for s, v in points[1:]) or "–"
-        base_value = pct(points[0][1]) if points else (
-            pct(dev_mean(base["tatoeba_dev"], run["layer"], run["pooling"])) if base.get("tatoeba_dev") else "–")
-        rows.append([run["name"], run["pooling"], f"{run['layer']} ({how})", f"{base_value} → {pct(final)}",
-                     curve, "yes" if points and all(v >= points[0][1] for _, v in points[1:]) else
-                     ("no" if points else "–")])
+        below = ("yes" if never_below(points)[1] else "no") if points else "–"
+        rows.append([run["name"], pooling, f"{layer} ({how})", f"{base_value} → {pct(dev_mean(dev, layer, pooling))}",
+                     curve, below])
     if not rows:
         return ""
     return table(["run", "pooling", "layer", "base → run (final)", "checkpoints", "never below base"], rows)

@@ -177,10 +177,8 @@ def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=
         del model
         if train is not None:
             layer, pooling = train["layer"], train["pooling"]
-            checkpoints = sorted((out / "train").glob("checkpoint-*"),
-                                 key=lambda p: int(p.name.rsplit("-", 1)[-1]))
-            for ckpt in checkpoints:
-                step = int(ckpt.name.rsplit("-", 1)[-1])
+            checkpoints = sorted((int(p.name.rsplit("-", 1)[-1]), p) for p in (out / "train").glob("checkpoint-*"))
+            for step, ckpt in checkpoints:
                 if step == train.get("steps"):  # the final model: scored above
                     scores = result["by_pooling"][pooling][layer]
                 else:
@@ -198,10 +196,15 @@ def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=
     return result
 
 
+def dev_mean(dev: dict, layer: int, pooling: str) -> float:
+    """Mean over the languages of the dev retrieval at ``layer`` (a ``tatoeba_dev`` result)."""
+    scores = dev["by_pooling"][pooling][str(layer)]
+    return sum(scores.values()) / len(scores)
+
+
 def best_dev_layer(dev: dict, pooling: str) -> tuple[int, float]:
     """The layer (1..n) with the best mean dev retrieval for ``pooling``; ties go to the lower layer."""
-    by_layer = dev["by_pooling"][pooling]
-    means = {int(k): sum(v.values()) / len(v) for k, v in by_layer.items() if int(k) >= 1}
+    means = {int(k): dev_mean(dev, k, pooling) for k in dev["by_pooling"][pooling] if int(k) >= 1}
     best = max(means, key=lambda layer: (means[layer], -layer))
     return best, means[best]
 
