@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,36 @@ def right_tokenizer():
     from crossalign.testing import tiny_tokenizer
 
     return tiny_tokenizer(padding_side="right")
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path):
+    """Make ``folder`` refuse new files, for root too: chmod alone does not stop root, the immutable
+    attribute does (ext4, xfs, btrfs). Fails loudly where neither can be set."""
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable:
+        proc = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+        assert proc.returncode == 0, f"cannot make {folder} read-only for root: {proc.stderr.strip()}"
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def read_only():
+    """``with read_only(folder):`` the folder refuses new files (and is writable again afterwards)."""
+    return _read_only
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes): compare before and after a refused run."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def files_of():
+    return snapshot

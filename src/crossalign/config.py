@@ -267,7 +267,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
             origin = typing.get_origin(inner)
             group.add_argument(
                 *flags, dest=name, default=argparse.SUPPRESS, help=help_text,
-                metavar=_describe(tp), nargs="+" if origin in (list, tuple) else None,
+                metavar=_describe(tp), nargs="*" if origin in (list, tuple) else None,
             )
 
 

@@ -24,3 +24,9 @@ class InputError(ValueError):
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the valid options."""
+
+
+class OutputPathError(ConfigError):
+    """An output path cannot be written (a file where a folder must be, a read-only folder...).
+
+    Raised by the checks of :mod:`crossalign.io` before a command does any work."""

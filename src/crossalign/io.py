@@ -16,6 +16,53 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from crossalign.errors import OutputPathError
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or its closest ancestor that exists (the folder a write would create under)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _check_creatable(folder: Path, option: str) -> None:
+    """Raise ``OutputPathError`` unless ``folder`` (and any missing folder above it) can be written."""
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise OutputPathError(f"{option}: cannot write under {folder}: {base} is a file, not a folder")
+    try:  # the real test: root passes os.access on a read-only mount or an immutable folder
+        fd, tmp = tempfile.mkstemp(prefix=".crossalign-write-check.", dir=base)
+    except OSError as exc:
+        raise OutputPathError(f"{option}: cannot write into {base}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_file(path: str | Path, option: str) -> Path:
+    """Refuse, before any compute, an output file that cannot be written.
+
+    ``option`` names the setting the path came from (``--output``) so the error points at it.
+    The checks: the path is not a folder, no file stands where a folder above it must be, and
+    the nearest existing folder accepts a new file. Nothing is created."""
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise OutputPathError(f"{option}: give a file name, got {str(path)!r}")
+    if path.is_dir():
+        raise OutputPathError(f"{option}: {path} is a folder; give a file name (e.g. {path / 'out.jsonl'})")
+    _check_creatable(path.parent, option)
+    return path
+
+
+def check_output_dir(path: str | Path, option: str) -> Path:
+    """Refuse, before any compute, an output folder that cannot be made or written into."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{option}: {path} is a file; give a folder")
+    _check_creatable(path, option)
+    return path
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:

@@ -87,3 +87,34 @@ def tiny_model(arch: str, tokenizer, seed: int = 0, **kwargs):
     model = AutoModelForCausalLM.from_config(tiny_config(arch, tokenizer, **kwargs))
     model.eval()
     return model
+
+
+def assert_close(actual, expected, rtol: float = 1e-5, atol: float = 0.0, what: str = "",
+                 scale: float | None = None) -> None:
+    """Assert two tensors (or arrays) agree to ``rtol`` of the expected values' largest magnitude.
+
+    Float kernels differ between CPU kinds (and GPUs) by rounding that grows with the values'
+    size: a gradient of magnitude 190 may differ by 1.5e-5 between two correct computations. A
+    bare ``atol`` fails there, while ``rtol`` per element fails on entries that cancel to ~0. This
+    compares the largest absolute difference with ``rtol * scale + atol``, where ``scale`` is
+    ``max|expected|`` unless given (e.g. the largest gradient of the whole model, for a tensor
+    whose exact gradient is zero and holds rounding noise only). Shapes must match exactly."""
+    a = torch.as_tensor(actual).detach().double().cpu()
+    e = torch.as_tensor(expected).detach().double().cpu()
+    assert a.shape == e.shape, f"{what}: shape {tuple(a.shape)} != {tuple(e.shape)}"
+    if a.numel() == 0:
+        return
+    diff = (a - e).abs().max().item()
+    scale = e.abs().max().item() if scale is None else scale
+    bound = rtol * scale + atol
+    assert diff <= bound, f"{what}: max |diff| {diff:.3g} > {bound:.3g} (rtol {rtol:g} x scale {scale:.3g})"
+
+
+def assert_grads_close(actual: dict, expected: dict, rtol: float = 1e-5, what: str = "") -> None:
+    """:func:`assert_close` for every tensor of two ``{name: gradient}`` maps (same names), scaled
+    by the largest gradient of ``expected`` as a whole: a parameter whose exact gradient is zero
+    (a key bias under softmax) compares its rounding noise against the model's gradient scale."""
+    assert set(actual) == set(expected), f"{what}: names differ: {sorted(set(actual) ^ set(expected))[:5]}"
+    scale = max((torch.as_tensor(g).detach().abs().max().item() for g in expected.values()), default=0.0)
+    for name in expected:
+        assert_close(actual[name], expected[name], rtol=rtol, what=f"{what} {name}".strip(), scale=scale)

@@ -8,7 +8,7 @@ import pytest
 from crossalign.analysis.representations import encode_pairs, parse_variant
 from crossalign.model.encode import encode
 from crossalign.model.layers import decoder_layers
-from crossalign.testing import tiny_model, tiny_tokenizer
+from crossalign.testing import assert_close, tiny_model, tiny_tokenizer
 
 
 @pytest.mark.parametrize("arch", ["gemma3", "bloom"])
@@ -24,8 +24,7 @@ def test_same_as_encode_for_every_variant(tokenizer, arch, make_pairs):
                 ref = encode(model, tokenizer, [*piv, *other], [0, 2, 4], pooling, special, batch_size=5)
                 for layer in (0, 2, 4):
                     got_piv, got_other = reps.pair(variant, layer, lang)
-                    np.testing.assert_allclose(np.concatenate([got_piv, got_other]), ref[layer].numpy(),
-                                               rtol=1e-4, atol=1e-5)
+                    assert_close(np.concatenate([got_piv, got_other]), ref[layer], what=f"{variant} {layer}")
         labels = reps.labels()
         assert list(labels[:9]) == ["en"] * 9 and list(labels[9:18]) == ["de"] * 9
         directory = reps.directory
@@ -42,8 +41,7 @@ def test_independent_of_batching_with_absolute_positions(arch, make_pairs):
             encode_pairs(model, left, pairs, [0, 4], ["mean", "last"], batch_size=1, progress=False) as b:
         for variant in ("mean", "last"):
             for layer in (0, 4):
-                np.testing.assert_allclose(a.array(variant, layer), b.array(variant, layer),
-                                           rtol=1e-4, atol=1e-5)
+                assert_close(a.array(variant, layer), b.array(variant, layer), what=f"{variant} {layer}")
 
 
 def test_cache_reuse_and_invalidation(right_tokenizer, gemma, tmp_path, make_pairs):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from crossalign.losses.clm import lm_loss, lm_loss_reference
+from crossalign.testing import assert_close
 
 
 @pytest.mark.parametrize("softcap,scale,bias", [(None, 1.0, False), (3.0, 1.0, False), (None, 0.5, True)])
@@ -20,12 +21,12 @@ def test_matches_reference(softcap, scale, bias, chunk):
     loss, count = lm_loss(hid, y, w, b, scale, softcap, chunk_size=chunk)
     ref, _ = lm_loss_reference(hid, y, w, b, scale, softcap)
     assert count == n
-    assert torch.allclose(loss.double(), ref.double(), rtol=1e-6)
+    assert_close(loss, ref, rtol=1e-6)
     inputs = (hid, w) + ((b,) if bias else ())
     got = torch.autograd.grad(loss * 2.0, inputs)  # a non-unit upstream gradient
     want = torch.autograd.grad(ref * 2.0, inputs)
     for g, r in zip(got, want, strict=True):
-        assert torch.allclose(g, r, rtol=1e-4, atol=1e-5)
+        assert_close(g, r)
 
 
 def test_frozen_weight_and_empty():
@@ -34,7 +35,7 @@ def test_frozen_weight_and_empty():
     loss, _ = lm_loss(hid, torch.tensor([1, 2, 3]), w, chunk_size=2)
     (g,) = torch.autograd.grad(loss, hid)
     ref, _ = lm_loss_reference(hid, torch.tensor([1, 2, 3]), w)
-    assert torch.allclose(g, torch.autograd.grad(ref, hid)[0], atol=1e-5)
+    assert_close(g, torch.autograd.grad(ref, hid)[0])
     loss, n = lm_loss(hid[:0], torch.tensor([], dtype=torch.long), w)
     assert n == 0 and loss.item() == 0.0
     with pytest.raises(ValueError, match="targets"):
@@ -58,10 +59,10 @@ def test_row_groups_match_reference(monkeypatch, group_elements, softcap, scale,
     y[0] = y[1]  # a target shared by two rows of one group
     loss, _ = lm_loss(hid, y, w, b, scale, softcap, chunk_size=4)
     ref, _ = lm_loss_reference(hid, y, w, b, scale, softcap)
-    assert torch.allclose(loss.double(), ref.double(), rtol=1e-6)  # both take float32 logits
+    assert_close(loss, ref, rtol=1e-6)  # both take float32 logits
     inputs = (hid, w) + ((b,) if bias else ())
     for g, r in zip(torch.autograd.grad(loss * 0.3, inputs), torch.autograd.grad(ref * 0.3, inputs), strict=True):
-        assert torch.allclose(g, r, rtol=1e-4, atol=1e-6)
+        assert_close(g, r)
 
 
 def test_float32_large_vocab_matches_float64():
@@ -81,7 +82,7 @@ def test_float32_large_vocab_matches_float64():
         assert abs(loss.item() - ref.item()) < 1e-4 * abs(ref.item())
         for g, r in zip(torch.autograd.grad(loss, ins), want, strict=True):
             assert g.dtype == torch.float32
-            assert torch.allclose(g.double(), r, rtol=1e-4, atol=1e-5)
+            assert_close(g, r, rtol=1e-4)
 
 
 def test_weight_gradient_accumulates_into_an_existing_grad():
@@ -95,7 +96,7 @@ def test_weight_gradient_accumulates_into_an_existing_grad():
     loss.backward()
     ref, _ = lm_loss_reference(hid, y, w)
     (g,) = torch.autograd.grad(ref, w)
-    assert torch.allclose(w.grad, g + 1.0, atol=1e-5)
+    assert_close(w.grad, g + 1.0)
 
 
 def test_second_backward_is_refused():

@@ -11,7 +11,7 @@ from crossalign.model.alignment import AlignmentModel
 from crossalign.model.layers import num_layers
 from crossalign.model.lm_head import check_output_head, head_logits, output_head
 from crossalign.model.pooling import pool
-from crossalign.testing import ARCHITECTURES, tiny_model
+from crossalign.testing import ARCHITECTURES, assert_close, assert_grads_close, tiny_model
 from crossalign.train.dataset import tokenize_samples
 from crossalign.train.samples import TrainSample
 
@@ -54,7 +54,7 @@ def test_early_exit_equals_full_forward(arch, tokenizer):
             ).hidden_states[layer]
         ref = pool(full, batch["cl_pool_mask"], "mean")
         got = torch.cat([reps["anchors"], reps["positives"]])
-        assert torch.allclose(got, ref, atol=1e-5), (arch, layer)
+        assert_close(got, ref, what=f"{arch} layer {layer}")
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -67,7 +67,7 @@ def test_output_head_equals_model_logits(arch, right_tokenizer):
         ref = model(input_ids=ids).logits
         hidden = model.base_model(input_ids=ids).last_hidden_state
         ours = head_logits(output_head(model), hidden[:, [1, 4]])
-    assert torch.allclose(ours, ref[:, [1, 4]].float(), atol=1e-5)
+    assert_close(ours, ref[:, [1, 4]].float(), what=arch)
     check_output_head(model, ids)
     if arch == "gemma3":
         model.config.final_logit_softcapping = None  # our head now caps nothing; the model does not either
@@ -94,7 +94,7 @@ def test_lm_loss_equals_model_loss(arch, tokenizer):
             labels=batch["clm_labels"],
         ).loss
     assert int(out["clm_count"]) == int(batch["num_targets"])
-    assert torch.allclose(out["clm_sum"] / out["clm_count"], ref, atol=1e-5)
+    assert_close(out["clm_sum"] / out["clm_count"], ref, what=arch)
 
 
 @pytest.mark.parametrize("arch", ["gemma3", "gpt2"])
@@ -112,10 +112,8 @@ def test_module_head_path_equals_fused(arch, right_tokenizer):
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         results.append((out["clm_sum"].detach(), grads))
     (a, ga), (b, gb) = results
-    assert torch.allclose(a, b, rtol=1e-5)
-    assert set(ga) == set(gb)
-    for name in ga:
-        assert torch.allclose(ga[name], gb[name], rtol=1e-4, atol=1e-6), name
+    assert_close(a, b, what=arch)
+    assert_grads_close(ga, gb, what=arch)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -154,10 +152,8 @@ def test_packed_pairs_equal_padded_pairs(arch, tokenizer):
             results.append((layer, pack, got.detach(), grads))
     for layer, pack, got, grads in results:
         _, _, want, want_grads = next(r for r in results if r[0] == layer and not r[1])
-        assert torch.allclose(got, want, atol=1e-5), (arch, layer, pack)
-        assert set(grads) == set(want_grads)
-        for name in grads:
-            assert torch.allclose(grads[name], want_grads[name], atol=1e-5), (arch, layer, name)
+        assert_close(got, want, what=f"{arch} layer {layer} pack {pack}")
+        assert_grads_close(grads, want_grads, what=f"{arch} layer {layer} pack {pack}")
 
 
 def test_packed_pairs_skip_the_padding(right_tokenizer, monkeypatch):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from crossalign.model.encode import encode
-from crossalign.testing import tiny_model, tiny_tokenizer
+from crossalign.testing import assert_close, tiny_model, tiny_tokenizer
 
 SENTENCES = ["The cat sits on the mat.", "Kucing.", "Die Katze sitzt auf der Matte, ja wirklich.", "猫"]
 
@@ -19,5 +18,5 @@ def test_batched_equals_one_at_a_time_with_a_left_padding_tokenizer(arch):
     single = encode(model, tok, SENTENCES, layers=[2, 4], batch_size=1)
     for layer in (2, 4):
         assert batched[layer].shape == (len(SENTENCES), model.config.hidden_size)
-        torch.testing.assert_close(batched[layer], single[layer], atol=1e-5, rtol=1e-5)
+        assert_close(batched[layer], single[layer], what=f"layer {layer}")
     assert tok.padding_side == "left"  # the tokenizer itself is left as it was

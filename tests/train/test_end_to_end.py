@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from transformers import AutoModelForCausalLM, TrainerCallback
 
 from crossalign.cli import main as cli_main
 from crossalign.config import from_dict
+from crossalign.testing import assert_close
 from crossalign.train.config import TrainConfig
 from crossalign.train.run import build_run, finish_run
 
@@ -93,7 +95,7 @@ def test_lora_merged_model_gives_the_adapter_outputs(tiny_checkpoints, tmp_path)
     merged = AutoModelForCausalLM.from_pretrained(out)
     with torch.no_grad():
         got = merged(input_ids=ids).logits
-    assert torch.allclose(got, want, atol=1e-5)
+    assert_close(got, want)
     assert merged.get_output_embeddings().weight.data_ptr() == merged.get_input_embeddings().weight.data_ptr()
 
 
@@ -143,7 +145,7 @@ def test_kill_and_resume_reproduces_the_straight_run(tiny_checkpoints, samples_f
     want = _losses(straight, [4, 5, 6])
     got = _losses(resumed, [4, 5, 6])
     for (a, b), (c, d) in zip(got, want, strict=True):
-        assert abs(a - c) < 1e-6 and abs(b - d) < 1e-6
+        assert math.isclose(a, c, rel_tol=1e-6) and math.isclose(b, d, rel_tol=1e-6)
 
 
 def test_bad_input_is_a_clear_error(tiny_checkpoints, samples_file, tmp_path, capsys):

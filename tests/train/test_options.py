@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 from crossalign.errors import InputError
 from crossalign.model.adapt import enable_gradient_checkpointing
 from crossalign.model.alignment import AlignmentModel
-from crossalign.testing import tiny_model, tiny_tokenizer
+from crossalign.testing import assert_grads_close, tiny_model, tiny_tokenizer
 from crossalign.train.run import build_run, finish_run
 
 from .test_end_to_end import make_cfg, quiet
@@ -80,8 +80,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(make_items):
         loss, _ = afp_loss(module(**batch), float(batch["num_pairs"]), float(batch["num_targets"]))
         loss.backward()
         grads.append({n: p.grad for n, p in model.named_parameters()})
-    for name, g in grads[0].items():
-        assert torch.allclose(grads[1][name], g, atol=1e-6), name
+    assert_grads_close(grads[1], grads[0])
 
 
 def test_hard_negatives_need_data(tiny_checkpoints, samples_file, tmp_path):

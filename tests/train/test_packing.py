@@ -10,7 +10,7 @@ from crossalign.data.collate import AlignmentCollator
 from crossalign.data.packing import block_causal_mask, packed_model_inputs, packing_mode
 from crossalign.model.alignment import AlignmentModel
 from crossalign.model.lm_head import head_logits, output_head
-from crossalign.testing import ARCHITECTURES, tiny_model
+from crossalign.testing import ARCHITECTURES, assert_close, tiny_model
 
 EXPECTED_MODE = {
     "llama": "position_ids",
@@ -46,7 +46,7 @@ def test_packed_logits_equal_alone(arch, right_tokenizer):
         kwargs = packed_model_inputs(packed_ids, lengths, mode, torch.float32)
         packed = head_logits(head, model.base_model(**kwargs, use_cache=False).last_hidden_state)
     for got, want in zip(packed.split(lengths, dim=1), alone, strict=True):
-        assert torch.allclose(got, want, atol=1e-5), arch
+        assert_close(got, want, what=arch)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gemma3", "xglm", "gpt2"])
@@ -62,7 +62,7 @@ def test_packed_lm_loss_equals_padded(arch, right_tokenizer, make_items):
         a = AlignmentModel(model, 1, packing=mode)(**padded)
         b = AlignmentModel(model, 1, packing=mode)(**packed)
     assert int(a["clm_count"]) == int(b["clm_count"]) == int(packed["num_targets"])
-    assert torch.allclose(a["clm_sum"], b["clm_sum"], rtol=1e-5)
+    assert_close(a["clm_sum"], b["clm_sum"])
 
 
 @pytest.mark.parametrize("arch,batching", [("llama", "packing"), ("xglm", "padding"), ("bloom", "packing")])

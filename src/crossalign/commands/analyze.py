@@ -46,9 +46,10 @@ from crossalign.analysis.runner import (
     resolve_layers,
     results_header,
 )
-from crossalign.config import save_config, to_dict
+from crossalign.config import CONFIG_FILENAME, save_config, to_dict
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
+from crossalign.io import check_output_dir, check_output_file
 from crossalign.model.layers import num_layers
 from crossalign.model.load import ModelConfig, load_model, load_tokenizer
 
@@ -164,9 +165,19 @@ def _encode_and_measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, labe
     return results, reps
 
 
+def check_outputs(cfg: Config) -> None:
+    """Refuse, before any compute, an output folder (or cache folder) that cannot take this run's files."""
+    out = check_output_dir(cfg.output, "output")
+    for name in ("analysis.json", "analysis.md", CONFIG_FILENAME):
+        check_output_file(out / name, "output")
+    if cfg.cache_dir:
+        check_output_dir(cfg.cache_dir, "cache_dir")
+
+
 def main(cfg: Config) -> int:
     for variant in cfg.pooling:
         parse_variant(variant)
+    check_outputs(cfg)
     by_lang = group_by_language(read_pairs(cfg.pairs), cfg.pivot, cfg.max_pairs)
     out = Path(cfg.output)
     runs = [(cfg.labels[0], cfg.model)] + ([(cfg.labels[1], cfg.compare)] if cfg.compare.name_or_path else [])

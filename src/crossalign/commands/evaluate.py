@@ -3,19 +3,23 @@ XStoryCloze and XWinograd, in-language or cross-lingual.
 
     crossalign evaluate --model.name_or_path facebook/xglm-564M --tasks xcopa pawsx \\
         --languages zh de --prompt-language en --shots 0 5 --seeds 0 1 2 --output-dir runs/eval
-    crossalign evaluate --config configs/eval.yaml --data-dir ../shared/data
+    crossalign evaluate --config runs/eval/config.yaml      # repeat a run from its saved configuration
 
 Writes results.json (every run, summary over seeds, versions, resolved configuration),
-results.md (a table), config.yaml and, with --predictions, predictions/<run>.jsonl.
+results.md (a table), config.yaml and, with --predictions, predictions/<run>.jsonl. A task that
+fails does not stop the others: what ran is written, the failures are listed in results.json
+(``failed``) and on stderr, and the exit code is 1.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
-from crossalign.config import save_config, to_dict
+from crossalign.config import CONFIG_FILENAME, save_config, to_dict
 from crossalign.errors import ConfigError
 from crossalign.eval.runner import EvalConfig
+from crossalign.io import check_output_dir, check_output_file
 from crossalign.model.load import ModelConfig
 
 
@@ -32,16 +36,40 @@ class Config(EvalConfig):
             raise ConfigError("model.name_or_path is empty: give a hub id, a checkpoint folder or a .gguf file")
 
 
+OUTPUT_FILES = ("results.json", "results.md", CONFIG_FILENAME)
+
+
+def check_outputs(cfg: Config) -> None:
+    """Refuse an output folder that cannot take this run's files, before any compute."""
+    out = check_output_dir(cfg.output_dir, "output_dir")
+    for name in OUTPUT_FILES:
+        check_output_file(out / name, "output_dir")
+    if cfg.predictions:
+        check_output_dir(out / "predictions", "output_dir")
+
+
 def main(cfg: Config) -> int:
     from crossalign.eval.outputs import write_outputs
-    from crossalign.eval.runner import evaluate, markdown_table
+    from crossalign.eval.runner import check_data, evaluate, markdown_table
     from crossalign.model.load import load_model, load_tokenizer
 
+    check_outputs(cfg)
+    check_data(cfg)
     tokenizer = load_tokenizer(cfg.model)
     model = load_model(cfg.model)
-    results = evaluate(model, tokenizer, cfg, model_name=cfg.model.name_or_path)
+    results = evaluate(model, tokenizer, cfg, model_name=cfg.model.name_or_path, keep_going=True)
+    failed = results.get("failed", [])
+    for f in failed:
+        print(f"crossalign evaluate: task {f['task']} failed: {f['error']}", file=sys.stderr)
+    if not results["runs"]:
+        print(f"crossalign evaluate: no run finished; nothing written to {cfg.output_dir}", file=sys.stderr)
+        return 1
     save_config(cfg, cfg.output_dir)
     path = write_outputs(results, cfg.output_dir, config=to_dict(cfg), predictions=cfg.predictions)
     print(markdown_table(results["summary"]), end="")
     print(f"results: {path}")
+    if failed:
+        print(f"crossalign evaluate: {len(failed)} of {len(cfg.tasks)} tasks failed; the results of the others "
+              f"are in {path}", file=sys.stderr)
+        return 1
     return 0

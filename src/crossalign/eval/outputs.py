@@ -1,10 +1,10 @@
 """Writing evaluation results: a results JSON, a markdown table and optional predictions.
 
 ``results.json`` holds the model, the software versions, the resolved configuration, every
-run (task, language pair, shots, seed, metrics, number of items, time) and the summary over
-seeds. ``results.md`` is the summary as a table; ``predictions/<run>.jsonl`` has one line per
-item (id, label, predictions, per-choice log-likelihoods, demonstration ids). All files are
-written atomically.
+run (task, language pair, shots, seed, metrics, number of items, time), the summary over
+seeds and the tasks that failed with their errors (``failed``). ``results.md`` is the summary
+as a table; ``predictions/<run>.jsonl`` has one line per item (id, label, predictions,
+per-choice log-likelihoods, demonstration ids). All files are written atomically.
 """
 
 from __future__ import annotations
@@ -37,10 +37,14 @@ def write_outputs(results: dict, out_dir: str | Path, config: dict | None = None
                   predictions: bool = False) -> Path:
     out = Path(out_dir)
     doc = {"model": results.get("model", ""), "versions": versions(), "config": config or {},
-           "runs": results["runs"], "summary": results["summary"]}
+           "runs": results["runs"], "summary": results["summary"], "failed": results.get("failed", [])}
     if predictions:
         for name, rows in results["predictions"].items():
             write_jsonl(out / "predictions" / f"{name}.jsonl", rows)
-    write_text(out / "results.md", markdown_table(results["summary"]))
+    table = markdown_table(results["summary"])
+    if results.get("failed"):
+        table += "\n**Failed** (not in the table):\n\n" + "".join(
+            f"- {f['task']}: {f['error']}\n" for f in results["failed"])
+    write_text(out / "results.md", table)
     write_json(out / "results.json", doc)
     return out / "results.json"

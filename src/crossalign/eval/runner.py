@@ -18,10 +18,11 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from crossalign.errors import ConfigError
+from crossalign.errors import ConfigError, InputError
 from crossalign.eval.demos import MODES, choose_demos
-from crossalign.eval.loaders import load_items
+from crossalign.eval.loaders import load_items, local_path
 from crossalign.eval.render import encode_pair, prompt, render
 from crossalign.eval.scoring import Request, Scorer
 from crossalign.eval.tasks import TASKS, load_task
@@ -76,13 +77,40 @@ class EvalConfig:
             for split in (self.split, self.demo_split):
                 if split is not None:
                     spec.check_split(split)
+        if not self.tasks:
+            raise ConfigError(f"tasks: give at least one task; built-in: {', '.join(TASKS)}")
+        if not self.shots:
+            raise ConfigError("shots: give at least one number of demonstrations (e.g. 0 5)")
         if any(k < 0 for k in self.shots):
             raise ConfigError(f"shots must be >= 0, got {self.shots}")
         if not self.seeds:
             raise ConfigError("seeds: give at least one seed")
+        for name in ("limit", "batch_size", "max_rows"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}"
+                                  + (" (omit it to evaluate every item)" if name == "limit" else ""))
         for d in self.datasets:
             if "=" not in d:
                 raise ConfigError(f"datasets: {d!r} is not task=id")
+
+
+def check_data(cfg: EvalConfig) -> None:
+    """With ``data_dir``: every local file the configured runs read exists (a ConfigError naming the
+    missing one otherwise), so that a run is refused before its model loads, not midway."""
+    if cfg.data_dir is None:
+        return
+    overrides = dict(d.split("=", 1) for d in cfg.datasets)
+    for task in cfg.tasks:
+        spec = load_task(task)
+        if spec.name in overrides:
+            continue
+        eval_split = spec.check_split(cfg.split or spec.eval_split)
+        demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
+        for p_lang, s_lang in _pairs(spec, cfg):
+            local_path(spec, s_lang, eval_split, Path(cfg.data_dir))
+            if any(k > 0 for k in cfg.shots):
+                local_path(spec, p_lang, demo_split, Path(cfg.data_dir))
 
 
 def _pairs(spec, cfg: EvalConfig) -> list[tuple[str, str]]:
@@ -168,8 +196,11 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
     return metrics, preds
 
 
-def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print) -> dict:
-    """Run every configured evaluation; returns the results dict (see :func:`write_outputs`)."""
+def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print, keep_going: bool = False) -> dict:
+    """Run every configured evaluation; returns the results dict (see :func:`write_outputs`).
+
+    ``keep_going``: a task that fails (bad data, a context too long for the model...) is recorded
+    under ``failed`` with its error and the other tasks still run; otherwise the error propagates."""
     overrides = dict(d.split("=", 1) for d in cfg.datasets)
     bar = None
     if cfg.progress:
@@ -179,48 +210,61 @@ def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scorer = Scorer(model, batch_size=cfg.batch_size, max_rows=cfg.max_rows, pad_id=pad,
                     progress=bar.update if bar is not None else None)
-    runs, predictions = [], {}
+    runs, predictions, failed = [], {}, []
     was_training = model.training
     model.eval()
     try:
         for task in cfg.tasks:
-            spec = load_task(task)
-            eval_split = spec.check_split(cfg.split or spec.eval_split)
-            demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
-            pairs = _pairs(spec, cfg)
-            if not pairs:
-                log(f"[evaluate] {spec.name}: none of the languages {cfg.languages} "
-                    f"(it has {spec.languages}); skipped")
-            source = dict(data_dir=cfg.data_dir, hub_id=overrides.get(spec.name))
-            pools: dict[str, list[dict]] = {}
-            for p_lang, s_lang in pairs:
-                items = load_items(spec, s_lang, eval_split, **source)
-                if cfg.limit is not None:
-                    items = items[: cfg.limit]
-                same = demo_split == eval_split and (p_lang == s_lang or spec.parallel)
-                for k in cfg.shots:
-                    if k > 0 and p_lang not in pools:
-                        pools[p_lang] = load_items(spec, p_lang, demo_split, **source)
-                    for seed in cfg.seeds if k > 0 else cfg.seeds[:1]:
-                        start = time.perf_counter()
-                        if bar is not None:
-                            bar.set_description(f"{spec.name} {p_lang}->{s_lang} {k}-shot seed {seed}")
-                        metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
-                                                 pools.get(p_lang, []), k, seed, cfg, same)
-                        run = {"task": spec.name, "template": cfg.template or spec.default_template,
-                               "prompt_language": p_lang, "sample_language": s_lang,
-                               "setting": "in-language" if p_lang == s_lang else "cross-lingual",
-                               "shots": k, "seed": seed, "demo_mode": cfg.demo_mode,
-                               "split": eval_split, "demo_split": demo_split if k else None,
-                               "n_items": len(items), "metrics": metrics,
-                               "seconds": round(time.perf_counter() - start, 3)}
-                        runs.append(run)
-                        predictions[_run_name(run)] = preds
+            try:
+                _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log)
+            except (ConfigError, InputError, ValueError, RuntimeError, OSError) as exc:
+                if not keep_going:
+                    raise
+                failed.append({"task": task, "error": f"{type(exc).__name__}: {exc}"})
+                log(f"[evaluate] {task}: failed ({exc}); the other tasks go on")
     finally:
         if bar is not None:
             bar.close()
         model.train(was_training)
-    return {"model": model_name, "runs": runs, "summary": summarize(runs), "predictions": predictions}
+    out = {"model": model_name, "runs": runs, "summary": summarize(runs), "predictions": predictions}
+    if failed:
+        out["failed"] = failed
+    return out
+
+
+def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log) -> None:
+    spec = load_task(task)
+    eval_split = spec.check_split(cfg.split or spec.eval_split)
+    demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
+    pairs = _pairs(spec, cfg)
+    if not pairs:
+        log(f"[evaluate] {spec.name}: none of the languages {cfg.languages} "
+            f"(it has {spec.languages}); skipped")
+    source = dict(data_dir=cfg.data_dir, hub_id=overrides.get(spec.name))
+    pools: dict[str, list[dict]] = {}
+    for p_lang, s_lang in pairs:
+        items = load_items(spec, s_lang, eval_split, **source)
+        if cfg.limit is not None:
+            items = items[: cfg.limit]
+        same = demo_split == eval_split and (p_lang == s_lang or spec.parallel)
+        for k in cfg.shots:
+            if k > 0 and p_lang not in pools:
+                pools[p_lang] = load_items(spec, p_lang, demo_split, **source)
+            for seed in cfg.seeds if k > 0 else cfg.seeds[:1]:
+                start = time.perf_counter()
+                if bar is not None:
+                    bar.set_description(f"{spec.name} {p_lang}->{s_lang} {k}-shot seed {seed}")
+                metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
+                                         pools.get(p_lang, []), k, seed, cfg, same)
+                run = {"task": spec.name, "template": cfg.template or spec.default_template,
+                       "prompt_language": p_lang, "sample_language": s_lang,
+                       "setting": "in-language" if p_lang == s_lang else "cross-lingual",
+                       "shots": k, "seed": seed, "demo_mode": cfg.demo_mode,
+                       "split": eval_split, "demo_split": demo_split if k else None,
+                       "n_items": len(items), "metrics": metrics,
+                       "seconds": round(time.perf_counter() - start, 3)}
+                runs.append(run)
+                predictions[_run_name(run)] = preds
 
 
 def _run_name(run: dict) -> str:

@@ -140,6 +140,9 @@ class Scorer:
         params = inspect.signature(base.forward).parameters
         self._takes_positions = "position_ids" in params
         self._takes_keep = "logits_to_keep" in params
+        # transformers renamed the cache argument and output field past_key_values -> cache (the old
+        # name warns, and goes in 5.40); older releases (the 5.0 floor) know only past_key_values.
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
         cfg = model.config
         self.max_length = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
         with torch.inference_mode():
@@ -149,18 +152,18 @@ class Scorer:
 
     def _forward(self, ids, cache, mask=None, positions=None):
         """Run ``ids`` after ``cache``; returns (hidden states or None, logits or None, cache)."""
-        kwargs = dict(input_ids=ids, past_key_values=cache, use_cache=True)
+        kwargs = {"input_ids": ids, self._cache_arg: cache, "use_cache": True}
         if mask is not None:
             kwargs["attention_mask"] = mask
         if positions is not None and self._takes_positions:
             kwargs["position_ids"] = positions
         if self._split is not None:
             out = self._split[0](**kwargs)
-            return out.last_hidden_state, None, out.past_key_values
+            return out.last_hidden_state, None, out[self._cache_arg]
         if self._takes_keep:
             kwargs["logits_to_keep"] = 0 if self._want_logits else 1
         out = self.model(**kwargs)
-        return None, out.logits, out.past_key_values
+        return None, out.logits, out[self._cache_arg]
 
     def _advance(self, ids, cache, mask=None, positions=None):
         self._want_logits = False

@@ -327,8 +327,7 @@ def training_stage(t, say, describe=None) -> dict:
     ``describe(run)`` adds entries to the stage's info after training (the run still holds its
     trainer and dataset).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
+    from crossalign.train.resume import checkpoints, resumable
     from crossalign.train.run import build_run, finish_run
 
     folder = Path(t.training.output_dir)
@@ -337,9 +336,13 @@ def training_stage(t, say, describe=None) -> dict:
     if done:
         say(f"train: reusing {folder / 'model'} (pooled layer {done['layer']})")
         return done
-    if folder.is_dir() and get_last_checkpoint(str(folder)):
-        say(f"train: resuming from {get_last_checkpoint(str(folder))}")
-        t.training = dataclasses.replace(t.training, resume_from_checkpoint="latest")
+    start = resumable(t)
+    if start is not None:
+        say(f"train: resuming from {start}")
+        t.training = dataclasses.replace(t.training, resume_from_checkpoint=str(start))
+    elif checkpoints(folder):  # an interrupted run with other settings: this stage's folder is ours
+        say(f"train: {folder} holds checkpoints of other settings; starting afresh")
+        t.training = dataclasses.replace(t.training, overwrite_output_dir=True)
     save_config(t, folder)  # `crossalign train --config <this>` repeats the stage on its own
     start = time.perf_counter()
     run = build_run(t, say=lambda m: say(f"train: {m}"))

@@ -151,7 +151,14 @@ class TrainingConfig:
         metadata={"help": "Freeze the input embedding matrix (and a head tied to it)."},
     )
     resume_from_checkpoint: str | None = field(
-        default=None, metadata={"help": "A checkpoint-N folder, or 'latest' for the newest in output_dir."}
+        default=None,
+        metadata={"help": "A checkpoint-N folder, or 'latest' for the newest complete one in output_dir. "
+                          "The checkpoint's run must have the same settings (logging and saving may differ)."},
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Start afresh in an output_dir that holds another run's checkpoints (they are "
+                          "removed when training starts); without it such a run is refused."},
     )
     dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
     ddp_backend: str | None = field(
@@ -198,7 +205,31 @@ class TrainConfig:
             raise ConfigError("clm.max_length must be >= 2 and contrastive.max_length >= 1")
         if not 0 <= self.training.warmup_ratio < 1:
             raise ConfigError(f"training.warmup_ratio must be in [0, 1), got {self.training.warmup_ratio}")
-        if self.training.per_device_train_batch_size < 1 or self.training.gradient_accumulation_steps < 1:
-            raise ConfigError(
-                "training.per_device_train_batch_size and gradient_accumulation_steps must be >= 1"
-            )
+        t, lo, m = self.training, self.lora, self.monitor
+        at_least = {
+            "training.per_device_train_batch_size": (t.per_device_train_batch_size, 1),
+            "training.gradient_accumulation_steps": (t.gradient_accumulation_steps, 1),
+            "training.max_steps": (t.max_steps, 1),
+            "training.logging_steps": (t.logging_steps, 1),
+            "training.save_steps": (t.save_steps, 1),
+            "training.save_total_limit": (t.save_total_limit, 1),
+            "training.dataloader_num_workers": (t.dataloader_num_workers, 0),
+            "training.weight_decay": (t.weight_decay, 0),
+            "training.max_grad_norm": (t.max_grad_norm, 0),
+            "data.max_samples": (self.data.max_samples, 1),
+            "lora.r": (lo.r, 1),
+            "lora.alpha": (lo.alpha, 1),
+            "clm.chunk_size": (self.clm.chunk_size, 1),
+            "monitor.heldout": (m.heldout, 0),
+            "monitor.every": (m.every, 0),
+            "monitor.batch_size": (m.batch_size, 1),
+        }
+        for name, (value, low) in at_least.items():
+            if value is not None and value < low:
+                raise ConfigError(f"{name} must be at least {low}, got {value}")
+        if not t.learning_rate > 0:
+            raise ConfigError(f"training.learning_rate must be > 0, got {t.learning_rate}")
+        if not 0 <= lo.dropout < 1:
+            raise ConfigError(f"lora.dropout must be in [0, 1), got {lo.dropout}")
+        if not self.lora.target_modules:
+            raise ConfigError("lora.target_modules is empty: give module names or all-linear")

@@ -18,8 +18,10 @@ import torch
 
 from crossalign.config import save_config
 from crossalign.errors import ConfigError, InputError
+from crossalign.io import check_output_dir
 from crossalign.model.layers import num_layers, resolve_layer, text_config
 from crossalign.train.config import TrainConfig
+from crossalign.train.resume import clear_checkpoints, plan_start
 
 MAX_POSITION_KEYS = ("max_position_embeddings", "n_positions", "seq_length")
 
@@ -137,6 +139,7 @@ class TrainingRun:
     layer_scores: dict | None = None
     monitor: object = None
     say: Callable[[str], None] = print
+    start: Path | None = None  # the checkpoint resumed (None: a fresh run), from plan_start
     heldout_before: float | None = None  # held-out retrieval at the pooled layer before / after training
     heldout_after: float | None = None
 
@@ -168,6 +171,9 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     t = cfg.training
     if not cfg.data.train_file:
         raise ConfigError("data.train_file is empty: give the JSON lines written by `crossalign generate`")
+    # Everything that can be refused is refused before the model loads and before anything is written.
+    check_output_dir(t.output_dir, "training.output_dir")
+    start = plan_start(cfg, say)
     set_seed(t.seed)
     samples = read_samples(cfg.data.train_file, cfg.data.max_samples)
     samples, held_src, held_tgt = heldout_split(samples, cfg.monitor.heldout)
@@ -283,6 +289,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         symmetric=cfg.contrastive.symmetric,
         center=cfg.contrastive.center,
         monitor=monitor,
+        run_config=cfg,
     )
     sharded = trainer.is_fsdp_enabled or (
         trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
@@ -292,12 +299,10 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
             "monitor.heldout: held-out retrieval during training is not supported with FSDP or "
             "ZeRO-3 (sharded weights); set monitor.every 0 and score checkpoints afterwards"
         )
-    return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say)
+    return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say, start)
 
 
 def finish_run(run: TrainingRun) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
     from crossalign.train.checkpoint import save_final_model
 
     cfg, t, say, monitor, lm = run.cfg, run.cfg.training, run.say, run.monitor, run.lm
@@ -305,12 +310,13 @@ def finish_run(run: TrainingRun) -> Path | None:
         before = monitor.measure(lm)
         run.heldout_before = before["heldout/retrieval"]
         say(f"held-out retrieval at layer {run.layer} before training: {before['heldout/retrieval']:.3f}")
-    resume = t.resume_from_checkpoint
-    if resume == "latest":
-        resume = get_last_checkpoint(t.output_dir) if os.path.isdir(t.output_dir) else None
-        if resume is None:
-            raise ConfigError(f"training.resume_from_checkpoint latest: no checkpoint-N in {t.output_dir}")
-    run.trainer.train(resume_from_checkpoint=resume)
+    if run.start is None and t.overwrite_output_dir and run.trainer.args.should_save:
+        for folder in clear_checkpoints(t.output_dir):
+            say(f"overwrite_output_dir: removed {folder}")
+    run.trainer.accelerator.wait_for_everyone()
+    if run.start is not None:
+        say(f"resuming from {run.start}")
+    run.trainer.train(resume_from_checkpoint=str(run.start) if run.start is not None else None)
     extra = {
         "layer": run.layer,
         "layer_scores": run.layer_scores,

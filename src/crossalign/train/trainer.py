@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 
+from crossalign.config import save_config
 from crossalign.io import write_json
 from crossalign.losses.gather import all_reduce_sum
 from crossalign.train.checkpoint import load_lm_weights
@@ -45,9 +46,11 @@ class AlignmentTrainer(Trainer):
         symmetric: bool = False,
         center: bool = False,
         monitor=None,
+        run_config=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.run_config = run_config  # saved into every checkpoint: resuming checks it (train/resume.py)
         self.w_cl, self.w_clm = float(w_cl), float(w_clm)
         self.temperature, self.symmetric, self.center = float(temperature), bool(symmetric), bool(center)
         self.monitor = monitor
@@ -135,6 +138,8 @@ class AlignmentTrainer(Trainer):
             self.processing_class.save_pretrained(output_dir)
         layer = self.accelerator.unwrap_model(self.model).layer
         write_json(Path(output_dir, "crossalign_train.json"), {"layer": layer})
+        if self.run_config is not None:
+            save_config(self.run_config, output_dir)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         lm = self.accelerator.unwrap_model(model or self.model).lm
