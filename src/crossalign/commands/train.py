@@ -11,6 +11,12 @@ Input: JSON lines from ``crossalign generate``. Output (``training.output_dir``)
 ``config.yaml`` (resolved configuration), ``checkpoint-N/`` (resumable; ``--training.
 resume_from_checkpoint latest``), ``runs/`` (TensorBoard), and ``model/``: a standard
 Hugging Face checkpoint (LoRA merged unless ``lora.merge false``) with its tokenizer.
+
+One folder holds one run. Every checkpoint keeps its run's settings (``config.yaml``): resuming
+one written with other settings (outside logging and saving) is refused with the differences;
+``latest`` skips an incomplete newest checkpoint (a save cut short) and says so; a fresh run into a
+folder that holds checkpoints is refused unless ``--training.overwrite_output_dir``. All of this,
+and the output folder itself, is checked before the model loads.
 """
 
 from __future__ import annotations
