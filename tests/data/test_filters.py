@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from crossalign.config import from_dict
-from crossalign.data.filters import FilterConfig, filter_pairs, normalise
+from crossalign.data.filters import FilterConfig, filter_pairs, normalise, text_problem
 from crossalign.data.pairs import Pair
 from crossalign.errors import ConfigError
 
@@ -77,3 +77,53 @@ def test_shared_words_drops_pairs_matched_by_copied_names():
     assert [k.tgt for k in kept] == ["Fonty s pevnou šířkou pro DOSová kódování", "Die Katze schläft."]
     assert drops == Counter({"shared_words": 3})
     assert len(run(pairs)[0]) == 5  # off by default
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Hello", None),
+        ("Aus\u00adschneiden", None),  # a soft hyphen inside a word is fine
+        ("\u0928\u092e\u0938\u094d\u200d\u0924\u0947", None),  # a zero-width joiner inside Devanagari
+        ("tab\tand\nline break", None),
+        ("\u200b", "invisible_only"),
+        ("\u200c\u200d \u2060\ufeff", "invisible_only"),
+        ("\u3000\u00a0", "invisible_only"),
+        ("\u3164\u2800", "invisible_only"),  # Hangul filler, braille blank
+        ("\u0301\ufe0f", "invisible_only"),  # a lone combining mark and a variation selector
+        ("NUL\x00here", "control_characters"),
+        ("\x1b[31mred", "control_characters"),
+        ("d\u00e2\x80\x99un", "control_characters"),  # C1 controls of double-encoded UTF-8
+        ("half \ud83d", "unpaired_surrogate"),
+    ],
+)
+def test_text_problem(text, reason):
+    assert text_problem(text) == reason
+
+
+def test_text_that_is_not_text_is_dropped_first_and_counted():
+    pairs = [
+        p("\u200b", "\u200b"),  # also identical: counted as invisible, the first rule that applies
+        p("Hello", "Hal\x00lo"),
+        p("Hello", "Hallo", ("en", "en")),
+        p("Hello", "Hallo"),
+    ]
+    kept, drops = run(pairs, dedup="none")
+    assert kept == [pairs[3]]
+    assert drops == {"invisible_only": 1, "control_characters": 1, "same_language": 1}
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ({"min_chars": -1}, "filters.min_chars must be at least 0"),
+        ({"max_chars": 0}, "filters.max_chars must be at least 1"),
+        ({"min_words": -2}, "filters.min_words must be at least 0"),
+        ({"max_words": 0}, "filters.max_words must be at least 1"),
+        ({"max_length_ratio": float("nan")}, "filters.max_length_ratio must be >= 1"),
+    ],
+)
+def test_impossible_bounds_are_refused(values, needle):
+    with pytest.raises(ConfigError, match=needle):
+        from_dict(FilterConfig, values)
+    from_dict(FilterConfig, {"min_chars": 0, "min_words": 0, "max_length_ratio": float("inf")})  # fine

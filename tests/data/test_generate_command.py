@@ -61,11 +61,11 @@ def test_end_to_end_outputs_and_rerun_from_config(tmp_path, capsys):
     assert set(row) >= {"pair", "prompt", "response", "prompt_lang", "response_lang", "mode", "template"}
     assert set(row["pair"]) == {"src_lang", "tgt_lang", "src", "tgt"}
     assert row["response"].startswith(" ") and not row["prompt"].endswith(" ")
-    stats = json.loads((out.parent / "stats.json").read_text())
+    stats = json.loads((out.parent / "samples.stats.json").read_text())
     assert stats["samples"] == 300 and stats["items"] == 200 and stats["extra_items"] == 100
     assert sum(stats["directions"].values()) == 300
     assert stats["pairs_per_language_pair"] == {"en-de": 200}
-    config = out.parent / "config.yaml"
+    config = out.parent / "samples.config.yaml"
     saved = yaml.safe_load(config.read_text())
     assert saved["repeat"] == 1.5 and saved["seed"] == 3 and saved["pairs"]["paths"] == [str(data)]
     # the written config alone rebuilds the same file
@@ -99,7 +99,7 @@ def test_instruction_mode_end_to_end(tmp_path):
     assert len(rows) == 59
     assert all(r["prompt_lang"] != r["response_lang"] for r in rows)
     assert all(r["pair"]["src_lang"] == "en" and r["pair"]["tgt_lang"] == "sw" for r in rows)
-    stats = json.loads((out.parent / "stats.json").read_text())
+    stats = json.loads((out.parent / "s.stats.json").read_text())
     assert stats["dropped"] == {"instructions: empty_output (en)": 1, "instructions: empty_output (sw)": 1}
 
 
@@ -151,7 +151,8 @@ def test_interrupted_run_leaves_previous_output_intact(tmp_path, monkeypatch):
     assert cli.main(["generate", "--pairs.paths", str(data), "--output", str(out), "--seed", "9"]) == 130
     assert calls["n"] == 20
     assert out.read_bytes() == before
-    assert sorted(p.name for p in out.parent.iterdir()) == ["config.yaml", "samples.jsonl", "stats.json"]
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["samples.config.yaml", "samples.jsonl", "samples.stats.json"]
     fresh = tmp_path / "fresh" / "samples.jsonl"
     calls["n"] = 0
     assert cli.main(["generate", "--pairs.paths", str(data), "--output", str(fresh)]) == 130

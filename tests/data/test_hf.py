@@ -72,3 +72,20 @@ def test_local_json_and_csv_data_files(tmp_path):
 def test_missing_dataset_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot load dataset"):
         list(read_hf_pairs(tmp_path / "nothing-here", src_lang="en", tgt_lang="de"))
+
+
+def test_null_texts_and_one_language_on_both_sides(tmp_path):
+    ds = datasets.Dataset.from_dict(
+        {"s": ["Yes", "No", "Hi"], "t": ["Ja", None, "Hallo"], "sl": ["en", "en", "de"], "tl": ["de", "de", "deu"]}
+    )
+    folder = tmp_path / "rows"
+    ds.save_to_disk(str(folder))
+    spec = PairsSpec(paths=[str(folder)], src_field="s", tgt_field="t", src_lang_field="sl", tgt_lang_field="tl")
+    with pytest.raises(InputError, match=r"rows\[train\]:2: 't' is missing or null \(row 2\)"):
+        list(read_pairs(spec))
+    spec.skip_invalid = True
+    drops = Counter()
+    assert [p.src for p in read_pairs(spec, drops)] == ["Yes"]
+    assert drops == Counter({"null_field": 1, "same_language": 1})
+    with pytest.raises(InputError, match=r"rows\[train\]: source and target language are both 'de' \(from the conf"):
+        list(read_hf_pairs(folder, src_field="s", tgt_field="t", name="de-deu"))

@@ -197,3 +197,74 @@ def test_folder_of_tsv_files(shared_data):
     assert len(counts) == 13 and all(lang.startswith("en-") for lang in counts)
     lines = (shared_data / "parallel" / "ddtp.en-de.tsv").read_text(encoding="utf-8").splitlines()
     assert counts["en-de"] == len(lines)
+
+
+def test_old_mac_line_endings_keep_their_line_numbers(tmp_path):
+    f = tmp_path / "mac.en-de.tsv"
+    f.write_bytes(b"\xef\xbb\xbfOpen\t\xc3\x96ffnen\r\rSave\tSpeichern\r")
+    assert [(p.src, p.tgt, p.origin) for p in read_tsv(f)] == [
+        ("Open", "Öffnen", f"{f}:1"), ("Save", "Speichern", f"{f}:3"),
+    ]
+    a, b = tmp_path / "c.en-fr.en", tmp_path / "c.en-fr.fr"
+    a.write_bytes(b"one\rtwo\r")  # the final \r ends line 2, it starts no line 3
+    b.write_bytes(b"un\ndeux")
+    assert [(p.src, p.tgt) for p in read_aligned(a, b, "en", "fr")] == [("one", "un"), ("two", "deux")]
+
+
+def test_carriage_return_inside_a_line_is_reported_there(tmp_path):
+    f = tmp_path / "x.en-de.jsonl"
+    f.write_bytes(b'{"src": "a", "tgt": "b"}\r\n{"src": "c",\r "tgt": "d"}\n')
+    with pytest.raises(InputError, match=r"x\.en-de\.jsonl:2: a carriage return \(\\r\) inside the line"):
+        list(read_jsonl(f))
+
+
+def test_empty_files_are_named(tmp_path):
+    for reader, name in ((read_tsv, "e.en-de.tsv"), (read_jsonl, "e.en-de.jsonl")):
+        f = write(tmp_path / name, " \n\n")
+        with pytest.raises(InputError, match=rf"^{tmp_path / name}: the file is empty"):
+            list(reader(f))
+        drops = Counter()
+        assert list(reader(f, skip_invalid=True, drops=drops)) == [] and drops == {"empty_file": 1}
+    a, b = write(tmp_path / "l.txt", ""), write(tmp_path / "r.txt", "")
+    with pytest.raises(InputError, match=r"l\.txt: this file and .*r\.txt are both empty"):
+        list(read_aligned(a, b, "en", "de"))
+    write(b, "eins\n")
+    with pytest.raises(InputError, match=r"l\.txt:1: parallel files have different lengths: this file is empty"):
+        list(read_aligned(a, b, "en", "de"))
+
+
+def test_one_language_on_both_sides_is_an_error_naming_the_file(tmp_path):
+    f = write(tmp_path / "x.en-en.tsv", "a\tb\n")
+    with pytest.raises(InputError, match=r"x\.en-en\.tsv: source and target language are both 'en' \(from the file"):
+        list(read_tsv(f))
+    g = write(tmp_path / "x.en-de.tsv", "a\tb\n")
+    with pytest.raises(InputError, match=r"both 'de' \(src_lang as given, the other from the file name\)"):
+        list(read_tsv(g, src_lang="deu"))
+    with pytest.raises(InputError, match=r"x\.en-de\.tsv: source and target language are both 'fr'"):
+        list(read_tsv(g, src_lang="fr", tgt_lang="fra"))
+    with pytest.raises(InputError, match=r"both 'en' \(given for this file and"):
+        list(read_aligned(f, g, "en", "eng"))
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "needle"),
+    [
+        ({"src": "a", "tgt": None}, "null_field", "target field 'tgt' is null"),
+        ({"src": ["a"], "tgt": "b"}, "not_a_string", "source field 'src' holds an array, not a string"),
+        ({"src": "a", "tgt": False}, "not_a_string", "target field 'tgt' holds true/false, not a string"),
+        ({"src": "a"}, "missing_field", "missing target field 'tgt' (fields found: 'src')"),
+    ],
+)
+def test_jsonl_fields_that_are_not_strings(tmp_path, row, reason, needle):
+    f = write(tmp_path / "x.en-de.jsonl", '{"src": "ok", "tgt": "gut"}\n' + json.dumps(row) + "\n")
+    with pytest.raises(InputError) as err:
+        list(read_jsonl(f))
+    assert str(err.value) == f"{f}:2: {needle}"
+    drops = Counter()
+    assert len(list(read_jsonl(f, skip_invalid=True, drops=drops))) == 1 and drops == {reason: 1}
+
+
+def test_jsonl_null_language_field(tmp_path):
+    f = write(tmp_path / "x.jsonl", '{"src": "a", "tgt": "b", "sl": "en", "tl": null}\n')
+    with pytest.raises(InputError, match=r"x\.jsonl:1: language field 'tl' is null"):
+        list(read_jsonl(f, src_lang_field="sl", tgt_lang_field="tl"))

@@ -1,9 +1,23 @@
-"""Cleaning filters for translation pairs: length bounds, length ratio, identical sides, shared
-words, duplicates.
+"""Cleaning filters for translation pairs: text that is not text, length bounds, length ratio,
+identical sides, shared words, duplicates.
 
-Filters are applied in a fixed order (identical -> length -> ratio -> shared -> duplicate) and every
-dropped pair is counted under the name of the first filter that rejected it, so the
-statistics of ``crossalign generate`` say exactly why data went missing.
+Filters are applied in a fixed order (not text -> identical -> length -> ratio -> shared ->
+duplicate) and every dropped pair is counted under the name of the first filter that rejected
+it, so the statistics of ``crossalign generate`` say exactly why data went missing.
+
+Always applied, whatever the configuration (such a pair is never a translation):
+
+======================  ====================================================================
+``same_language``       both sides carry the same language code (the readers already refuse
+                        files that declare it; this catches pairs built in code)
+``control_characters``  a side holds a NUL or another C0/C1 control character (tab and line
+                        breaks excepted): binary junk, mojibake or terminal escapes
+``unpaired_surrogate``  a side holds a lone UTF-16 surrogate (a JSON ``"\\ud800"`` escape),
+                        which is not a character and cannot be written as UTF-8
+``invisible_only``      a side has no visible character: only whitespace and zero-width or
+                        format characters (U+200B-U+200F, U+2060, U+FEFF, soft hyphens,
+                        variation selectors, combining marks, Hangul fillers...)
+======================  ====================================================================
 
 Lengths are counted per side: characters after stripping, and words as whitespace-separated
 tokens. Word counts are meaningless for scripts written without spaces (Chinese, Japanese,
@@ -35,6 +49,12 @@ from crossalign.errors import ConfigError
 
 DEDUP_MODES = ("none", "pair", "side")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_]{2,}")
+# Cc without tab, line feed and carriage return (kept: they are layout, not junk).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Letters and symbols that render as nothing (Hangul fillers, the braille blank).
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset(("Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"))
 
 
 @dataclass
@@ -74,12 +94,22 @@ class FilterConfig:
     )
 
     def validate(self) -> None:
+        # ``not value >= bound`` also refuses NaN, which every comparison would silently pass.
+        for name, bound, meaning in (
+            ("min_chars", 0, "0: no lower bound"), ("max_chars", 1, "a smaller limit drops every pair"),
+            ("min_words", 0, "0: no lower bound"), ("max_words", 1, "a smaller limit drops every pair"),
+        ):
+            value = getattr(self, name)
+            if value is not None and not value >= bound:
+                raise ConfigError(f"filters.{name} must be at least {bound} ({meaning}), got {value}")
         for lo, hi in (("min_chars", "max_chars"), ("min_words", "max_words")):
             a, b = getattr(self, lo), getattr(self, hi)
             if a is not None and b is not None and a > b:
                 raise ConfigError(f"filters.{lo} ({a}) is larger than filters.{hi} ({b})")
-        if self.max_length_ratio is not None and self.max_length_ratio < 1:
-            raise ConfigError(f"filters.max_length_ratio must be >= 1, got {self.max_length_ratio}")
+        if self.max_length_ratio is not None and not self.max_length_ratio >= 1:
+            raise ConfigError(
+                f"filters.max_length_ratio must be >= 1 (longer side / shorter side), got {self.max_length_ratio}"
+            )
         if self.dedup not in DEDUP_MODES:
             raise ConfigError(f"filters.dedup: {self.dedup!r} is not one of {list(DEDUP_MODES)}")
 
@@ -92,6 +122,24 @@ def normalise(text: str) -> str:
 def shared_words(a: str, b: str) -> set[str]:
     """Words (3+ Latin letters or digits, case-folded) that occur on both sides."""
     return set(_WORD.findall(a.casefold())) & set(_WORD.findall(b.casefold()))
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANK_GLYPHS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` is not text (``control_characters``, ``unpaired_surrogate``, ``invisible_only``), or None.
+
+    See the module docstring for what each reason covers.
+    """
+    if _CONTROL.search(text):
+        return "control_characters"
+    if _SURROGATE.search(text):
+        return "unpaired_surrogate"
+    if all(_invisible(ch) for ch in text):  # stops at the first visible character
+        return "invisible_only"
+    return None
 
 
 def _length_reason(text: str, cfg: FilterConfig) -> str | None:
@@ -114,7 +162,10 @@ def filter_pairs(pairs: Iterable[Pair], cfg: FilterConfig, drops: Counter) -> It
     seen_pairs: set[tuple[str, str, str, str]] = set()
     seen_sides: set[tuple[str, str, int, str]] = set()
     for p in pairs:
-        reason = None
+        reason = "same_language" if p.src_lang == p.tgt_lang else text_problem(p.src) or text_problem(p.tgt)
+        if reason is not None:
+            drops[reason] += 1
+            continue
         ns, nt = normalise(p.src), normalise(p.tgt)
         if cfg.drop_identical and ns == nt:
             reason = "identical_sides"

@@ -235,7 +235,7 @@ def generate_samples(
         pairs = cap_per_language_pair(pairs, max_pairs_per_language_pair, rng, stats)
     if mode == "translation":
         if not pairs:
-            raise InputError("translation mode needs translation pairs, and none were read")
+            raise InputError("translation mode needs translation pairs, and none were given (or all were dropped)")
         n = len(pairs)
         for p in pairs:
             stats.pairs_per_language_pair[p.langs] += 1
@@ -246,6 +246,10 @@ def generate_samples(
     else:
         raise ConfigError(f"unknown mode {mode!r}; choose from {list(MODES)}")
     order, stats.full_copies, stats.extra_items = repeat_indices(n, repeat, rng)
+    if not order:
+        raise ConfigError(
+            f"repeat {repeat:g} on {n} items gives no samples (round({repeat:g} x {n}) = 0): use a larger repeat"
+        )
     stats.items = n
     if shuffle:
         rng.shuffle(order)

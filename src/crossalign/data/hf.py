@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from crossalign.data.pairs import Pair, lang_code
+from crossalign.data.pairs import Pair, lang_code, same_language_error
 from crossalign.errors import InputError
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
@@ -109,6 +109,9 @@ def read_hf_pairs(
     if not per_row and raw_langs is None:
         raise InputError("cannot tell the languages of this dataset: give src_lang and tgt_lang", where)
     fixed = None if per_row else (lang_code(raw_langs[0], where), lang_code(raw_langs[1], where))
+    if fixed is not None and fixed[0] == fixed[1]:
+        how = "src_lang and tgt_lang as given" if src_lang and tgt_lang else f"from the configuration name {name!r}"
+        raise same_language_error(fixed[0], how, where)
     needed = [src_field, tgt_field] if dict_column is None else [dict_column]
     if per_row:
         missing = [c for c in (src_lang_field, tgt_lang_field) if c not in columns]
@@ -131,8 +134,18 @@ def read_hf_pairs(
             d = row.get(dict_column) or {}
             values = (d.get(keys[0]), d.get(keys[1]))
         bad = None
-        if not all(isinstance(v, str) for v in values):
-            bad = ("missing_field", "missing text (row has no string for a side)")
+        if dict_column is None:
+            names = (repr(src_field), repr(tgt_field))
+        else:
+            names = (f"{dict_column}[{keys[0]!r}]", f"{dict_column}[{keys[1]!r}]")
+        wrong = [(n, v) for n, v in zip(names, values, strict=True) if not isinstance(v, str)]
+        if sl == tl:
+            how = f"columns {src_lang_field!r} and {tgt_lang_field!r}"
+            bad = ("same_language", same_language_error(sl, how, where).reason)
+        elif wrong:
+            n, v = wrong[0]
+            bad = ("null_field", f"{n} is missing or null") if v is None else (
+                "not_a_string", f"{n} holds {type(v).__name__}, not a string")
         elif not values[0].strip() or not values[1].strip():
             bad = ("empty_text", "empty text")
         if bad is not None:

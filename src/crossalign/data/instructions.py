@@ -16,8 +16,11 @@ per language with the fields ``id, instruction, input, output``. Sources accepte
 Items are matched across languages by ``id``, in the pivot's (first language's) order. A
 language whose ids differ from the pivot's is an error listing example ids on both sides
 (``allow_id_mismatch=True`` keeps the common ids instead and counts the rest). An item whose
-``output`` (or ``instruction``) is empty in any selected language is dropped in all of them,
-so the languages stay aligned, and counted per language.
+``output`` (or ``instruction``) is empty in any selected language, or whose instruction, input
+or output is not text (control characters, a lone surrogate, only invisible characters: see
+:func:`crossalign.data.filters.text_problem`), is dropped in all of them, so the languages stay
+aligned, and counted per language and reason (``empty_output (sw)``,
+``invisible_only_instruction (zh)``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crossalign.data.filters import text_problem
 from crossalign.data.pairs import lang_code
 from crossalign.errors import InputError
 from crossalign.languages import LANGUAGES
@@ -129,6 +133,8 @@ def _to_instruction(row: object, where: str | Path, line: int, origin: str) -> I
         v = row[f]
         if v is None and f == "input":
             v = ""  # the reference data uses null for "no input"
+        if v is None:
+            raise InputError(f"field {f!r} is null; it must be a string", where, line)
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             raise InputError(f"field {f!r} must be a string, got {type(v).__name__}", where, line)
         values[f] = str(v).strip()
@@ -239,15 +245,27 @@ def read_instructions(
         drops["id_not_in_every_language"] = len(every) - len(common)
     kept = []
     for i in common:
-        empty = [lang for lang in canon if not by_lang[lang][i].output or not by_lang[lang][i].instruction]
-        for lang in empty:
-            what = "output" if not by_lang[lang][i].output else "instruction"
-            drops[f"empty_{what} ({lang})"] += 1
-        if not empty:
+        bad = [(lang, reason) for lang in canon if (reason := _unusable(by_lang[lang][i])) is not None]
+        for lang, reason in bad:
+            drops[f"{reason} ({lang})"] += 1
+        if not bad:
             kept.append(i)
     if not kept:
         raise InputError(f"no usable items left for languages {canon} (drops: {dict(drops)})", source)
     return InstructionSet(canon, kept, {lang: [by_lang[lang][i] for i in kept] for lang in canon}, drops)
+
+
+def _unusable(item: Instruction) -> str | None:
+    """Why ``item`` cannot be trained on (``empty_output``, ``invisible_only_input``...), or None."""
+    for what in ("output", "instruction"):
+        if not getattr(item, what):
+            return f"empty_{what}"
+    for what in ("instruction", "input", "output"):
+        value = getattr(item, what)
+        problem = text_problem(value) if value else None  # the input may be empty
+        if problem is not None:
+            return f"{problem}_{what}"
+    return None
 
 
 def _split_origin(origin: str) -> tuple[str, int | None]:

@@ -3,9 +3,19 @@
 Every :class:`Pair` carries its two canonical language codes (see
 :func:`crossalign.languages.normalize`) and, where it came from a file, the ``file:line`` it
 was read from. Readers raise :class:`~crossalign.errors.InputError` naming the file and line
-of the first bad line (no tab, a missing field, empty text, an unknown language code,
-parallel files of different lengths). With ``skip_invalid=True`` they instead skip such
-lines and count them by reason in the ``drops`` mapping the caller passes in.
+of the first bad line (no tab, a missing or null field, empty text, an unknown language code,
+the same language on both sides, parallel files of different lengths), or naming the file
+when it holds no pairs at all (empty, or only a header). With ``skip_invalid=True`` they
+instead skip such lines (and empty files) and count them by reason in the ``drops`` mapping
+the caller passes in.
+
+A translation pair needs two languages: a file named ``x.en-en.tsv`` (or given
+``src_lang == tgt_lang``) is an error naming the file, and a JSON line whose language fields
+agree is a bad line (``same_language``).
+
+Line endings: ``\n`` and ``\r\n``; a file with old Mac OS endings (``\r`` only, no ``\n``
+anywhere) is read line by line too. A ``\r`` inside a ``\n``-terminated line (mixed line
+endings) is an error at that line rather than a confusing column count.
 
 Language codes can be read off file names that follow the usual conventions::
 
@@ -87,6 +97,41 @@ class _Invalid(InputError):
         self.kind = reason
 
 
+def same_language_error(lang: str, how: str, path: str | Path, line: int | None = None) -> InputError:
+    """The error for a pair declared with one language on both sides; ``how`` says where they came from."""
+    return InputError(
+        f"source and target language are both {lang!r} ({how}): a translation pair needs two different "
+        "languages", path, line,
+    )
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", bool: "true/false", int: "a number", float: "a number"}
+
+
+def _field_problem(row: dict, field: str, what: str) -> tuple[str, str] | None:
+    """``(reason, message)`` when ``row[field]`` is not a string: missing, null, or another JSON type."""
+    if field not in row:
+        found = ", ".join(map(repr, row)) or "none"
+        return "missing_field", f"missing {what} field {field!r} (fields found: {found})"
+    value = row[field]
+    if value is None:
+        return "null_field", f"{what} field {field!r} is null"
+    if not isinstance(value, str):
+        return "not_a_string", f"{what} field {field!r} holds {_JSON_TYPES.get(type(value), 'a value')}, not a string"
+    return None
+
+
+_EMPTY = "the file is empty (no non-blank lines)"
+
+
+def _empty_file(path: Path, what: str, skip_invalid: bool, drops: Counter) -> None:
+    """An input without a single pair line: an error naming it, or (``skip_invalid``) a counted skip."""
+    if skip_invalid:
+        drops["empty_file"] += 1
+        return
+    raise InputError(f"{what}: no translation pairs to read", path)
+
+
 def _check_text(text: str, what: str, path: Path, line: int) -> str:
     text = text.strip()
     if not text:
@@ -117,11 +162,14 @@ def read_tsv(
     path = Path(path)
     src_lang, tgt_lang = _resolve_langs(path, src_lang, tgt_lang)
     counter = drops if drops is not None else Counter()
+    seen = header_seen = False
     for lineno, text in iter_lines(path):
         if header and lineno == 1:
+            header_seen = True
             continue
         if not text.strip():
             continue
+        seen = True
         fields = text.split("\t")
         try:
             if len(fields) != 2:
@@ -136,6 +184,8 @@ def read_tsv(
             _skip(exc, skip_invalid, counter)
             continue
         yield Pair(src_lang, tgt_lang, src, tgt, f"{path}:{lineno}")
+    if not seen:
+        _empty_file(path, "the file holds only its header line" if header_seen else _EMPTY, skip_invalid, counter)
 
 
 def read_jsonl(
@@ -161,9 +211,11 @@ def read_jsonl(
         raise InputError("give both src_lang_field and tgt_lang_field, or neither", path)
     fixed = (None, None) if per_line else _resolve_langs(path, src_lang, tgt_lang)
     counter = drops if drops is not None else Counter()
+    seen = False
     for lineno, raw in iter_lines(path):
         if not raw.strip():
             continue
+        seen = True
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -173,27 +225,29 @@ def read_jsonl(
         if per_line:
             langs = []
             for field in (src_lang_field, tgt_lang_field):
-                if not isinstance(row.get(field), str):
-                    raise InputError(f"missing language field {field!r}", path, lineno)
+                problem = _field_problem(row, field, "language")
+                if problem is not None:
+                    raise InputError(problem[1], path, lineno)
                 langs.append(lang_code(row[field], path, lineno))
             sl, tl = langs
         else:
             sl, tl = fixed
         try:
+            if sl == tl:
+                how = f"fields {src_lang_field!r} and {tgt_lang_field!r}"
+                raise _Invalid("same_language", same_language_error(sl, how, path).reason, path, lineno)
             sides = []
             for field, what in ((src_field, "source"), (tgt_field, "target")):
-                value = row.get(field)
-                if not isinstance(value, str):
-                    found = ", ".join(map(repr, row)) or "none"
-                    raise _Invalid(
-                        "missing_field", f"missing {what} field {field!r} (fields found: {found})",
-                        path, lineno,
-                    )
-                sides.append(_check_text(value, what, path, lineno))
+                problem = _field_problem(row, field, what)
+                if problem is not None:
+                    raise _Invalid(*problem, path, lineno)
+                sides.append(_check_text(row[field], what, path, lineno))
         except _Invalid as exc:
             _skip(exc, skip_invalid, counter)
             continue
         yield Pair(sl, tl, sides[0], sides[1], f"{path}:{lineno}")
+    if not seen:
+        _empty_file(path, _EMPTY, skip_invalid, counter)
 
 
 def aligned_partner(path: str | Path) -> tuple[Path, Path, str, str] | None:
@@ -216,7 +270,10 @@ def aligned_partner(path: str | Path) -> tuple[Path, Path, str, str] | None:
     a, b = m.group(1), m.group(2)
     src_file = prefix.with_name(f"{prefix.name}.{a}")
     tgt_file = prefix.with_name(f"{prefix.name}.{b}")
-    return src_file, tgt_file, lang_code(a, path), lang_code(b, path)
+    sl, tl = lang_code(a, path), lang_code(b, path)
+    if sl == tl:
+        raise same_language_error(sl, f"from the file name {prefix.name!r}", path)
+    return src_file, tgt_file, sl, tl
 
 
 def read_aligned(
@@ -234,20 +291,26 @@ def read_aligned(
     """
     src_path, tgt_path = Path(src_path), Path(tgt_path)
     sl, tl = lang_code(src_lang, src_path), lang_code(tgt_lang, tgt_path)
+    if sl == tl:
+        raise same_language_error(sl, f"given for this file and {tgt_path}", src_path)
     counter = drops if drops is not None else Counter()
     src_lines, tgt_lines = iter_lines(src_path), iter_lines(tgt_path)
+    lineno_seen = 0
     while True:
         a, b = next(src_lines, None), next(tgt_lines, None)
         if a is None and b is None:
+            if lineno_seen == 0:
+                _empty_file(src_path, f"this file and {tgt_path} are both empty", skip_invalid, counter)
             return
         if a is None or b is None:
             lineno = (a or b)[0]
             short, other = (src_path, tgt_path) if a is None else (tgt_path, src_path)
+            has = "is empty" if lineno == 1 else f"has {lineno - 1} lines"
             raise InputError(
-                f"parallel files have different lengths: this file has {lineno - 1} lines "
+                f"parallel files have different lengths: this file {has} "
                 f"but {other} continues at line {lineno}", short, lineno,
             )
-        lineno = a[0]
+        lineno = lineno_seen = a[0]
         try:
             src = _check_text(a[1], "source", src_path, lineno)
             tgt = _check_text(b[1], "target", tgt_path, lineno)
@@ -259,24 +322,32 @@ def read_aligned(
 
 def _resolve_langs(path: Path, src_lang: str | None, tgt_lang: str | None) -> tuple[str, str]:
     if src_lang is not None and tgt_lang is not None:
-        return lang_code(src_lang, path), lang_code(tgt_lang, path)
-    named = langs_from_name(path)
-    if named is None:
-        raise InputError(
-            "cannot tell the languages of this file: give src_lang and tgt_lang, or name the "
-            "file like 'name.en-de.tsv'", path,
+        named, how = None, "src_lang and tgt_lang as given"
+    else:
+        named = langs_from_name(path)
+        if named is None:
+            raise InputError(
+                "cannot tell the languages of this file: give src_lang and tgt_lang, or name the "
+                "file like 'name.en-de.tsv'", path,
+            )
+        how = (
+            f"from the file name {path.name!r}" if src_lang is None and tgt_lang is None
+            else f"{'src_lang' if src_lang is not None else 'tgt_lang'} as given, the other from the file name"
         )
-    return (
-        lang_code(src_lang, path) if src_lang is not None else named[0],
-        lang_code(tgt_lang, path) if tgt_lang is not None else named[1],
-    )
+    sl = lang_code(src_lang, path) if src_lang is not None else named[0]
+    tl = lang_code(tgt_lang, path) if tgt_lang is not None else named[1]
+    if sl == tl:
+        raise same_language_error(sl, how, path)
+    return sl, tl
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` for each line of a UTF-8 file, without its line ending.
 
-    Lines are split on ``\\n`` only and decoded one by one, so that a stray ``\\r`` inside a
-    text or an invalid byte is reported at its own line.
+    Lines end with ``\\n`` (or ``\\r\\n``) and are decoded one by one, so that an invalid byte is
+    reported at its own line. A file without any ``\\n`` whose text holds ``\\r`` has old Mac OS
+    line endings and is split on ``\\r`` instead. A ``\\r`` inside a ``\\n``-terminated line is an
+    error naming the line (the file mixes line endings; a column count would only confuse).
     """
     path = Path(path)
     if not path.exists():
@@ -285,11 +356,29 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         raise InputError("expected a file, found a directory", path)
     with open(path, "rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                msg = f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
-                raise InputError(msg, path, lineno) from None
-            if lineno == 1:
-                text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
-            yield lineno, text.rstrip("\r\n")
+            body = raw.rstrip(b"\r\n")
+            if b"\r" in body:
+                if lineno == 1 and not raw.endswith(b"\n"):  # the whole file, and no \n in it: \r endings
+                    parts = raw.split(b"\r")
+                    if parts[-1] == b"":
+                        parts.pop()
+                    for cr_lineno, part in enumerate(parts, start=1):
+                        yield cr_lineno, _decode_line(part, path, cr_lineno)
+                    return
+                raise InputError(
+                    "a carriage return (\\r) inside the line: the file mixes line endings (old Mac OS \\r "
+                    "with \\n); convert them all to \\n (e.g. dos2unix, then tr '\\r' '\\n')",
+                    path, lineno,
+                )
+            yield lineno, _decode_line(body, path, lineno)
+
+
+def _decode_line(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        raise InputError(msg, path, lineno) from None
+    if lineno == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    return text.rstrip("\r\n")

@@ -33,7 +33,8 @@ from crossalign.data import gettext, hf, pairs
 from crossalign.data.filters import FilterConfig, filter_pairs
 from crossalign.data.pairs import Pair
 from crossalign.data.stats import GenerationStats
-from crossalign.errors import InputError
+from crossalign.errors import ConfigError, InputError
+from crossalign.languages import UnknownLanguageError, normalize
 
 FORMATS = ("tsv", "jsonl", "aligned", "hf", "gettext")
 
@@ -89,11 +90,45 @@ class PairsSpec:
     skip_invalid: bool = field(
         default=False,
         metadata={
-            "help": "Skip malformed lines, missing fields and empty texts, counting them in the statistics, "
-            "instead of stopping at the first one. Unknown language codes and unequal parallel files "
-            "are always errors."
+            "help": "Skip malformed lines, missing or null fields, empty texts, same-language lines and empty "
+            "files, counting them in the statistics, instead of stopping at the first one. Unknown language "
+            "codes, files named with one language twice and unequal parallel files are always errors."
         },
     )
+
+    def validate(self) -> None:
+        """Refuse settings that cannot describe translation pairs, naming the option (``pairs.*``)."""
+        langs = {}
+        for name in ("src_lang", "tgt_lang"):
+            code = getattr(self, name)
+            if code is not None:
+                langs[name] = _known(code, f"pairs.{name}")
+        if len(langs) == 2 and langs["src_lang"] == langs["tgt_lang"]:
+            raise ConfigError(
+                f"pairs.src_lang and pairs.tgt_lang are both {langs['src_lang']!r}: a translation pair needs "
+                "two different languages"
+            )
+        selected = {_known(code, "pairs.languages") for code in self.languages}
+        if self.languages and len(selected) < 2:
+            raise ConfigError(
+                f"pairs.languages: list at least two languages (a pair is between two), got {self.languages}"
+            )
+        for a, b in (("src_field", "tgt_field"), ("src_lang_field", "tgt_lang_field")):
+            va, vb = getattr(self, a), getattr(self, b)
+            if (va is None) != (vb is None):
+                raise ConfigError(f"pairs.{a} and pairs.{b}: give both or neither")
+            if va is not None and va == vb:
+                raise ConfigError(f"pairs.{a} and pairs.{b} are both {va!r}: the two sides need their own fields")
+        for name in ("src_field", "tgt_field", "translation_field", "split"):
+            if not getattr(self, name):
+                raise ConfigError(f"pairs.{name}: give a name, got {getattr(self, name)!r}")
+
+
+def _known(code: str, option: str) -> str:
+    try:
+        return normalize(code)
+    except UnknownLanguageError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def infer_format(path: str) -> str:

@@ -1,7 +1,11 @@
 """Statistics of a generation run: what went in, what came out, and what was dropped and why.
 
 ``crossalign generate`` prints :meth:`GenerationStats.table` and writes
-:meth:`GenerationStats.to_dict` as ``stats.json`` next to the samples.
+:meth:`GenerationStats.to_dict` beside the samples, named after them (``x.jsonl`` ->
+``x.stats.json``). Drops are keyed ``"stage: reason"``: ``read: ...`` for lines the readers
+skipped (``skip_invalid``), ``filter: ...`` for pairs the filters dropped (including
+``filter: control_characters`` and ``filter: invisible_only``: sides that are not text),
+``instructions: ...`` per language, ``contrastive: ...`` and ``cap: ...``.
 """
 
 from __future__ import annotations
