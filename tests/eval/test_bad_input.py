@@ -116,7 +116,7 @@ def test_analyze_refuses_an_unwritable_output_before_the_model_loads(tmp_path, c
     pairs.write_text("".join(f"English sentence {i}\tDeutscher Satz {i}\n" for i in range(6)), encoding="utf-8")
     blocker = tmp_path / "a_file"
     blocker.write_text("keep me\n")
-    argv = ["analyze", "--model.name_or_path", "unused", "--pairs.paths", str(pairs), "--no-progress"]
+    argv = ["analyze", "--model.name_or_path", "./unused", "--pairs.paths", str(pairs), "--no-progress"]
     assert main([*argv, "--output", str(blocker)]) == 2
     assert "output: " in capsys.readouterr().err
     assert main([*argv, "--output", str(tmp_path / "out"), "--cache-dir", str(blocker / "cache")]) == 2

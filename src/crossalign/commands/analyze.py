@@ -51,7 +51,7 @@ from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
 from crossalign.io import check_output_dir, check_output_file
 from crossalign.model.layers import num_layers
-from crossalign.model.load import ModelConfig, load_model, load_tokenizer
+from crossalign.model.load import ModelConfig, check_model_source, load_model, load_tokenizer
 
 POOLINGS = ("mean", "last", "mean+special", "last+special")
 
@@ -139,9 +139,9 @@ def _layers(spec: str, model, where: str) -> list[int]:
         raise ConfigError(f"layers ({where}): {exc}") from None
 
 
-def _encode_and_measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str):
+def _encode_and_measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str, option: str):
     print(f"[{label}] loading {model_cfg.name_or_path}", file=sys.stderr, flush=True)
-    model, tok = load_model(model_cfg), load_tokenizer(model_cfg)
+    model, tok = load_model(model_cfg, option=option), load_tokenizer(model_cfg, option=option)
     layers = _layers(cfg.layers, model, label)
     reps = encode_pairs(model, tok, by_lang, layers, cfg.pooling, cfg.include_special, cfg.batch_size,
                         cfg.max_length, cfg.cache_dir, cfg.pivot, progress=cfg.progress,
@@ -178,13 +178,18 @@ def main(cfg: Config) -> int:
     for variant in cfg.pooling:
         parse_variant(variant)
     check_outputs(cfg)
+    for option, model_cfg in (("model.name_or_path", cfg.model), ("compare.name_or_path", cfg.compare)):
+        if option == "model.name_or_path" or model_cfg.name_or_path:
+            check_model_source(model_cfg, option)
     by_lang = group_by_language(read_pairs(cfg.pairs), cfg.pivot, cfg.max_pairs)
     out = Path(cfg.output)
-    runs = [(cfg.labels[0], cfg.model)] + ([(cfg.labels[1], cfg.compare)] if cfg.compare.name_or_path else [])
+    runs = [(cfg.labels[0], cfg.model, "model.name_or_path")]
+    if cfg.compare.name_or_path:
+        runs.append((cfg.labels[1], cfg.compare, "compare.name_or_path"))
     analysed = []
     try:
-        for label, model_cfg in runs:
-            analysed.append((label, *_encode_and_measure(cfg, model_cfg, by_lang, label)))
+        for label, model_cfg, option in runs:
+            analysed.append((label, *_encode_and_measure(cfg, model_cfg, by_lang, label, option)))
         if cfg.projection_layers not in (None, "", "none") and cfg.projection_methods:
             pooling = analysed[0][1]["recommended"]["pooling"]
             if cfg.projection_layers.strip().lower() == "auto":

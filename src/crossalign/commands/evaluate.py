@@ -51,10 +51,11 @@ def check_outputs(cfg: Config) -> None:
 def main(cfg: Config) -> int:
     from crossalign.eval.outputs import write_outputs
     from crossalign.eval.runner import check_data, evaluate, markdown_table
-    from crossalign.model.load import load_model, load_tokenizer
+    from crossalign.model.load import check_model_source, load_model, load_tokenizer
 
     check_outputs(cfg)
     check_data(cfg)
+    check_model_source(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
     model = load_model(cfg.model)
     results = evaluate(model, tokenizer, cfg, model_name=cfg.model.name_or_path, keep_going=True)

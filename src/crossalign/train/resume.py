@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from crossalign.config import CONFIG_FILENAME, to_dict
+from crossalign.config import CONFIG_FILENAME, from_dict, to_dict
 from crossalign.errors import ConfigError
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -126,6 +126,15 @@ def _saved_settings(checkpoint: Path) -> dict | None:
     return None
 
 
+def _with_defaults(cfg, saved: dict) -> dict:
+    """``saved`` with the defaults of options it does not name (added since it was written), so that a
+    new option left at its default is no difference; as written if it no longer reads as a config."""
+    try:
+        return to_dict(from_dict(type(cfg), saved))
+    except ConfigError:
+        return saved
+
+
 def check_same_run(cfg, checkpoint: Path) -> None:
     """Refuse to resume ``checkpoint`` if the run that wrote it had other settings than ``cfg``."""
     saved = _saved_settings(checkpoint)
@@ -134,7 +143,7 @@ def check_same_run(cfg, checkpoint: Path) -> None:
             f"training.resume_from_checkpoint: {checkpoint} holds no {CONFIG_FILENAME}, so its run "
             "settings cannot be checked against this run's; start afresh with --training.overwrite_output_dir "
             "(its checkpoints are removed), or use another training.output_dir")
-    diffs = settings_differences(saved, to_dict(cfg))
+    diffs = settings_differences(_with_defaults(cfg, saved), to_dict(cfg))
     if diffs:
         shown = "; ".join(diffs[:8]) + (f"; and {len(diffs) - 8} more" if len(diffs) > 8 else "")
         raise ConfigError(
@@ -188,7 +197,7 @@ def resumable(cfg) -> Path | None:
     for folder in checkpoints(cfg.training.output_dir):
         if checkpoint_problem(folder) is None:
             saved = _saved_settings(folder)
-            if saved is not None and not settings_differences(saved, to_dict(cfg)):
+            if saved is not None and not settings_differences(_with_defaults(cfg, saved), to_dict(cfg)):
                 return folder
     return None
 

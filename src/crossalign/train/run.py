@@ -20,6 +20,7 @@ from crossalign.config import save_config
 from crossalign.errors import ConfigError, InputError
 from crossalign.io import check_output_dir
 from crossalign.model.layers import num_layers, resolve_layer, text_config
+from crossalign.model.load import check_model_source
 from crossalign.train.config import TrainConfig
 from crossalign.train.resume import clear_checkpoints, plan_start
 
@@ -174,6 +175,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     # Everything that can be refused is refused before the model loads and before anything is written.
     check_output_dir(t.output_dir, "training.output_dir")
     start = plan_start(cfg, say)
+    check_model_source(cfg.model)
     set_seed(t.seed)
     samples = read_samples(cfg.data.train_file, cfg.data.max_samples)
     samples, held_src, held_tgt = heldout_split(samples, cfg.monitor.heldout)
