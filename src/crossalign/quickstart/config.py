@@ -8,6 +8,7 @@ The sections reuse the configurations of the individual commands (``train`` is a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from crossalign.data.filters import FilterConfig
@@ -19,12 +20,28 @@ from crossalign.train.config import TrainConfig
 STAGES = ("model", "data", "before", "train", "after", "report")
 
 
+_SOURCE = re.compile(r"^\s*(?P<name>[^=\s]+)==(?P<version>\S+)(?:\s+--hash=sha256:(?P<sha256>[0-9a-fA-F]{64}))?\s*$")
+
+
+def source_specs(sources: list[str]) -> list[tuple[str, ...]]:
+    """``(name, version)`` or ``(name, version, sha256)`` of each ``data.sources`` entry."""
+    out = []
+    for s in sources:
+        m = _SOURCE.match(s)
+        if not m:
+            raise ConfigError(f"data.sources: {s!r} is not name==version (optionally followed by "
+                              "--hash=sha256:<64 hex digits>, as in a pip requirements file)")
+        out.append((m["name"], m["version"], m["sha256"].lower()) if m["sha256"] else (m["name"], m["version"]))
+    return out
+
+
 @dataclass
 class QuickstartData:
     sources: list[str] = field(
         default_factory=lambda: ["Django==5.2.19", "Sphinx==9.0.4", "django-allauth==65.21.1",
                                  "Trac==1.6", "wagtail==8.0.1"],
-        metadata={"help": "PyPI distributions (name==version) whose gettext catalogs give the pairs."},
+        metadata={"help": "PyPI distributions (name==version) whose gettext catalogs give the pairs; the "
+                          "defaults are pinned by sha256, others take 'name==version --hash=sha256:HEX'."},
     )
     pairs: list[str] = field(
         default_factory=list,
@@ -94,6 +111,7 @@ class QuickstartConfig:
     evaluate: EvalConfig = field(default_factory=_eval_default)
 
     def validate(self) -> None:
+        source_specs(self.data.sources)
         overlap = set(self.data.train_languages) & set(self.data.heldout_languages)
         if overlap:
             raise ConfigError(f"data: {sorted(overlap)} are both training and held-out languages")

@@ -28,7 +28,7 @@ from pathlib import Path
 from crossalign.config import save_config, to_dict
 from crossalign.data.pairs import Pair
 from crossalign.io import write_json, write_jsonl
-from crossalign.quickstart.config import QuickstartConfig
+from crossalign.quickstart.config import QuickstartConfig, source_specs
 
 
 def fingerprint(*parts) -> str:
@@ -67,16 +67,6 @@ def model_stage(cfg: QuickstartConfig, say) -> str:
 
 
 # ---------------------------------------------------------------- data
-def _source_specs(cfg: QuickstartConfig) -> list[tuple[str, str]]:
-    out = []
-    for s in cfg.data.sources:
-        if "==" not in s:
-            raise ValueError(f"data.sources: {s!r} is not name==version")
-        name, version = s.split("==", 1)
-        out.append((name, version))
-    return out
-
-
 def read_source_pairs(cfg: QuickstartConfig, say) -> tuple[list[Pair], dict]:
     from crossalign.data.sources import PairsSpec, load_pairs
     from crossalign.data.stats import GenerationStats
@@ -90,7 +80,7 @@ def read_source_pairs(cfg: QuickstartConfig, say) -> tuple[list[Pair], dict]:
         return pairs, dict(stats.dropped)
     from crossalign.data.packaged import fetch_catalogs
 
-    catalogs = fetch_catalogs(tuple(_source_specs(cfg)))
+    catalogs = fetch_catalogs(tuple(source_specs(cfg.data.sources)))
     paths = [str(p) for ps in catalogs.values() for p in ps]
     say(f"data: {len(paths)} gettext catalogs in {len(catalogs)} locales from {', '.join(d.sources)}")
     spec = PairsSpec(paths=paths, format="gettext", languages=langs)
