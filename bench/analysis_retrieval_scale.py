@@ -3,7 +3,7 @@
     flock /tmp/crossalign-heavy.lock python bench/analysis_retrieval_scale.py --n 20000 --dim 640
 
 Builds ``n`` random "translation pairs" (``tgt = src + noise``) of Gemma-3-270M's width and
-runs :func:`crossalign.analysis.retrieval.retrieval_scores` (both directions, cosine and
+runs :func:`crossalign.retrieval.retrieval_scores` (both directions, cosine and
 margin). Prints the wall time and the growth of the process's peak resident memory, next to
 the ``n x n`` float32 matrix that a non-blockwise implementation would hold. Memory grows
 with ``block_size x n``, not ``n x n``: 100k pairs at block 4096 need ~1.6 GB of scores per
@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from crossalign.analysis.retrieval import retrieval_scores
+from crossalign.retrieval import retrieval_scores
 
 
 def peak_rss_mb() -> float:

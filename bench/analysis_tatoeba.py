@@ -26,10 +26,11 @@ from pathlib import Path
 import torch
 
 from crossalign.analysis.inputs import group_by_language
+from crossalign.analysis.layer_metrics import analyze_layer
 from crossalign.analysis.projection import projection_at
 from crossalign.analysis.report import write_report
 from crossalign.analysis.representations import encode_pairs
-from crossalign.analysis.runner import analyze_layer, recommend_layer, recommendation, results_header
+from crossalign.analysis.runner import recommend_layer, recommendation, results_header
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.model.layers import num_layers
 from crossalign.model.load import ModelConfig, load_model, load_tokenizer

@@ -99,18 +99,18 @@ def reference_step(model, batch, layer, pooling, w_cl, w_clm, tau):
 
 
 def ours_step(module, batch, w_cl, w_clm, tau):
-    from crossalign.train.objective import afp_loss
+    from crossalign.train.objective import afp_loss, step_totals
 
     out = module(**batch)
-    loss, _ = afp_loss(out, float(batch["num_pairs"]), float(batch["num_targets"]), 1, w_cl, w_clm, tau)
+    loss, _ = afp_loss(out, totals=step_totals([batch]), weights={"cl": w_cl, "clm": w_clm}, temperature=tau)
     return loss
 
 
 def run_variant(args) -> dict:
     from crossalign.data.collate import AlignmentCollator
-    from crossalign.data.packing import packing_mode
     from crossalign.model.alignment import AlignmentModel
     from crossalign.model.layers import num_layers, resolve_layer
+    from crossalign.model.packing import packing_mode
 
     device = torch.device(args.device)
     model, tok = load(args.model, device)

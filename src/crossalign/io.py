@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from crossalign.errors import OutputPathError
+from crossalign.errors import InputError, OutputPathError
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -151,3 +151,59 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+# ---------------------------------------------------------------- reading
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` for each line of a UTF-8 file, without its line ending.
+
+    Lines end with ``\\n`` (or ``\\r\\n``) and are decoded one by one, so that an invalid byte is
+    reported at its own line. A file without any ``\\n`` whose text holds ``\\r`` has old Mac OS
+    line endings and is split on ``\\r`` instead. A ``\\r`` inside a ``\\n``-terminated line is an
+    error naming the line (the file mixes line endings; a column count would only confuse).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("expected a file, found a directory", path)
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            body = raw.rstrip(b"\r\n")
+            if b"\r" in body:
+                if lineno == 1 and not raw.endswith(b"\n"):  # the whole file, and no \n in it: \r endings
+                    parts = raw.split(b"\r")
+                    if parts[-1] == b"":
+                        parts.pop()
+                    for cr_lineno, part in enumerate(parts, start=1):
+                        yield cr_lineno, _decode_line(part, path, cr_lineno)
+                    return
+                raise InputError(
+                    "a carriage return (\\r) inside the line: the file mixes line endings (old Mac OS \\r "
+                    "with \\n); convert them all to \\n (e.g. dos2unix, then tr '\\r' '\\n')",
+                    path, lineno,
+                )
+            yield lineno, _decode_line(body, path, lineno)
+
+
+def _decode_line(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        raise InputError(msg, path, lineno) from None
+    if lineno == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    return text.rstrip("\r\n")
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line of a JSON-lines file (read by
+    :func:`iter_lines`); invalid JSON is an :class:`InputError` naming the file and line."""
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, lineno) from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossalign.analysis.representations import encode_pairs, parse_variant
+from crossalign.analysis.pooling_variants import POOLING_VARIANTS, parse_variant, variant_name
+from crossalign.analysis.representations import encode_pairs
 from crossalign.model.encode import encode
 from crossalign.model.layers import decoder_layers
 from crossalign.testing import assert_close, tiny_model, tiny_tokenizer
@@ -96,3 +97,12 @@ def test_bad_inputs(right_tokenizer, gemma, make_pairs):
         encode_pairs(gemma, right_tokenizer, {"de": (["a", "b"], ["x", "  "])}, [1], progress=False)
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
         encode_pairs(gemma, right_tokenizer, make_pairs(n=4), [1], "max", progress=False)
+
+
+def test_pooling_variants_are_every_method_with_and_without_special():
+    assert POOLING_VARIANTS == ("mean", "last", "mean+special", "last+special")  # --pooling's choices, in order
+    for variant in POOLING_VARIANTS:
+        assert variant_name(*parse_variant(variant)) == variant
+    assert parse_variant("last", include_special=True) == ("last", True)
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        parse_variant("max")

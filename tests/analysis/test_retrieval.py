@@ -1,4 +1,4 @@
-"""Bitext retrieval: hand-computed cosine and margin answers, and blockwise == full matrix."""
+"""Bitext retrieval: hand-computed cosine and margin answers, blockwise == full matrix; the layer choice."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from crossalign.analysis.retrieval import margin_matrix, retrieval_accuracy, retrieval_scores
+from crossalign.retrieval import margin_matrix, peak_layer, retrieval_accuracy, retrieval_scores
 
 HUB = math.sqrt(0.28)
 
@@ -75,3 +75,12 @@ def test_never_scores_more_than_a_block(monkeypatch):
     retrieval_scores(src, src + 0.1, k=3, block_size=8)
     assert seen and max(rows for rows, _ in seen) == 8  # (block, N) score blocks only
     assert len(seen) == 3 * 7  # three passes over ceil(50 / 8) blocks
+
+
+def test_peak_layer():
+    assert peak_layer({0: 0.9, 1: 0.2, 2: 0.6, 3: 0.5}) == 2  # layer 0 skipped
+    assert peak_layer({0: 0.9, 1: 0.2, 2: 0.6}, include_embedding=True) == 0
+    assert peak_layer({3: 0.7, 1: 0.4, 2: 0.7}) == 2  # ties go to the lower layer, whatever the order
+    assert peak_layer({0: 0.3}) == 0  # the only layer scored
+    with pytest.raises(ValueError, match="no layer"):
+        peak_layer({})

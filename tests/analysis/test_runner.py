@@ -38,6 +38,11 @@ def test_recommend_layer():
         recommend_layer(res, metric="bleu")
 
 
+def test_recommend_layer_tie_between_poolings_goes_to_the_first_listed():
+    assert recommend_layer(_results({"mean": {1: 0.5, 2: 0.7}, "last": {2: 0.7, 3: 0.7}})) == (2, "mean")
+    assert recommend_layer(_results({"last": {2: 0.7, 3: 0.7}, "mean": {1: 0.5, 2: 0.7}})) == (2, "last")
+    assert recommend_layer(_results({"mean": {1: 0.2}, "last": {0: 0.9, 1: 0.3}})) == (1, "last")
+
 def test_identical_translations_are_perfectly_aligned(right_tokenizer, gemma, make_pairs):
     # Every "translation" is the pivot sentence itself: retrieval must be perfect at every layer,
     # alignment 0, and translations more similar than other pairs.

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from crossalign.data.pairs import Pair, langs_from_name, read_aligned, read_jsonl, read_tsv
+from crossalign.data.pairs import Pair, langs_from_name
+from crossalign.data.plaintext import read_aligned, read_jsonl, read_tsv
 from crossalign.data.sources import PairsSpec, infer_format, read_pairs
 from crossalign.errors import InputError
 

@@ -125,7 +125,7 @@ HEADER = (
 )
 
 
-def write_xstorycloze(root, header: bool = True):
+def write_xstorycloze(root, *, header: bool = True):
     folder = root / "xstorycloze"
     folder.mkdir(parents=True, exist_ok=True)
     for lang, stories in STORIES.items():

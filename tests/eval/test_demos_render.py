@@ -42,17 +42,17 @@ def test_per_item_matches_harness_sampler():
         it["id"] not in ds for it, ds in zip(items, out, strict=True)
     )
     rng = random.Random(5)
-    assert ids(choose_demos(POOL, items, 3, 5, "per_item", False)) == [
+    assert ids(choose_demos(POOL, items, 3, 5, "per_item", exclude_same_id=False)) == [
         [d["id"] for d in rng.sample(POOL, 3)] for _ in items
     ]
 
 
 def test_demo_errors():
-    assert choose_demos(POOL, POOL[:2], 0, 0, "fixed", True) == [[], []]
+    assert choose_demos(POOL, POOL[:2], 0, 0, "fixed", exclude_same_id=True) == [[], []]
     with pytest.raises(ValueError, match="valid modes: fixed, per_item"):
-        choose_demos(POOL, POOL, 2, 0, "random", True)
+        choose_demos(POOL, POOL, 2, 0, "random", exclude_same_id=True)
     with pytest.raises(ValueError, match="5-shot needs 6 demonstrations"):
-        choose_demos(POOL[:5], POOL, 5, 0, "fixed", True)
+        choose_demos(POOL[:5], POOL, 5, 0, "fixed", exclude_same_id=True)
 
 
 def test_encode_pair_moves_trailing_space(right_tokenizer):

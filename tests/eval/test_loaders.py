@@ -77,6 +77,71 @@ def test_xstorycloze_published_layout(tmp_path, xstorycloze_files):
         assert ev[0]["sentence_quiz2"] == "Lee aprobó el examen." and ev[0]["label"] == 1
 
 
+NEW_TASK = """# a task of one's own: nothing else to write for a file in a known layout
+name: quiz
+languages: [en, de]
+splits: [dev, test]
+eval_split: test
+demo_split: dev
+test_splits: [test]
+fields: [question, a, b]
+hub:
+  path: someone/quiz
+  id: qid
+  label: {field: answer, values: {A: 0, B: 1}}
+local:
+  layout: tsv
+  header: true
+  id: qid
+  columns: [qid, question, a, b, answer]
+  label: {field: answer, values: {A: 0, B: 1}}
+  files: {dev: "quiz/{lang}.dev.tsv", test: "quiz/{lang}.test.tsv"}
+default_template: plain
+templates:
+  plain: {context: "{question}", choices: [" {a}", " {b}"]}
+"""
+
+
+def test_a_new_task_in_a_known_layout_is_one_file(tmp_path):
+    import datasets
+
+    from crossalign.eval.render import render
+
+    task = tmp_path / "quiz.yaml"
+    task.write_text(NEW_TASK, encoding="utf-8")
+    for split in ("dev", "test"):
+        _write(tmp_path / "data" / "quiz" / f"en.{split}.tsv",
+               "answer\tqid\tquestion\ta\tb\nB\tq1\tSky?\tgreen\tblue\nA\tq2\tGrass?\tgreen\tred\n")
+    spec = load_task(str(task))
+    items = load_items(spec, "en", "test", tmp_path / "data")
+    assert items == [{"id": "q1", "question": "Sky?", "a": "green", "b": "blue", "label": 1},
+                     {"id": "q2", "question": "Grass?", "a": "green", "b": "red", "label": 0}]
+    assert render(spec, None, items[0], "en", "en").pairs == [("Sky?", " green"), ("Sky?", " blue")]
+    _write(tmp_path / "data" / "quiz" / "en.dev.tsv", "qid\tquestion\ta\tb\tanswer\nq1\tSky?\tx\ty\tC\n")
+    with pytest.raises(InputError, match="field 'answer' is 'C'; expected A or B"):
+        load_items(spec, "en", "dev", tmp_path / "data")
+    rows = {"qid": [5], "question": ["Q"], "a": ["x"], "b": ["y"], "answer": ["B"]}
+    datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows)}).save_to_disk(str(tmp_path / "hub" / "de"))
+    assert load_items(spec, "de", "test", hub_id=str(tmp_path / "hub")) == [
+        {"id": "5", "question": "Q", "a": "x", "b": "y", "label": 1}]
+
+
+@pytest.mark.parametrize("old,new,words", [
+    ("layout: tsv", "layout: csv", "unknown local layout 'csv'; valid layouts: tsv, jsonl, xwinograd_tsv"),
+    ("header: true", "header: true\n  allowed: {colour: [red]}", "local.allowed names 'colour'"),
+    ("columns: [qid, question, a, b, answer]", "columns: [qid, question, a, answer]", "has no 'b'"),
+    ("  id: qid\n  label: {field: answer, values: {A: 0, B: 1}}\nlocal:", "local:", "hub has no `label`"),
+])
+def test_mistakes_in_a_field_map_are_named(tmp_path, old, new, words):
+    assert old in NEW_TASK
+    task = tmp_path / "quiz.yaml"
+    task.write_text(NEW_TASK.replace(old, new), encoding="utf-8")
+    _write(tmp_path / "data" / "quiz" / "en.test.tsv", "qid\tquestion\ta\tb\tanswer\nq1\tSky?\tx\ty\tA\n")
+    source = {"hub_id": str(tmp_path / "nowhere")} if "hub" in words else {"data_dir": tmp_path / "data"}
+    with pytest.raises(ConfigError, match=words):
+        load_items(load_task(str(task)), "en", "test", **source)
+
+
 def test_hub_path_through_save_to_disk(tmp_path):
     import datasets
 

@@ -7,7 +7,7 @@ import pytest
 
 from crossalign.errors import ConfigError
 from crossalign.eval.render import render
-from crossalign.eval.tasks import TASKS, load_task, parse_task
+from crossalign.eval.tasks import TASK_DIR, TASKS, load_task, parse_task, task_names
 from crossalign.eval.words import MissingWordError, word
 from crossalign.languages import UnknownLanguageError
 
@@ -37,6 +37,7 @@ ITEMS = {
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_template_renders_in_every_language(task):
+    assert task in ITEMS, f"add an example item of task {task} to ITEMS"
     spec = load_task(task)
     for template in spec.templates:
         for lang in spec.languages:
@@ -86,6 +87,31 @@ def test_bad_names_list_valid_options():
         spec.template("gpt3", "en")
 
 
+def test_tasks_are_the_files_of_the_task_folder(tmp_path):
+    assert sorted(TASKS) == sorted(p.stem for p in TASK_DIR.glob("*.yaml"))
+    assert TASKS[:5] == ("xnli", "xcopa", "pawsx", "xstorycloze", "xwinograd")  # by their `order`
+    for name, order in (("b", None), ("a", None), ("c", 2), ("d", 1)):
+        text = GOOD_YAML.replace("name: t", f"name: {name}") + ("" if order is None else f"order: {order}\n")
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    assert task_names(tmp_path) == ("d", "c", "a", "b")  # ordered ones first, then by name
+    (tmp_path / "e.yaml").write_text(GOOD_YAML, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"e\.yaml: name 't' differs from the file name"):
+        task_names(tmp_path)
+
+
+GOOD_YAML = """name: t
+languages: [en]
+splits: [test]
+eval_split: test
+demo_split: test
+test_splits: [test]
+hub: {path: x}
+local: {}
+default_template: a
+templates: {a: {context: "{x}", choices: [" a", " b"]}}
+"""
+
+
 def test_task_file_checks():
     good = {
         "name": "t",
@@ -106,3 +132,7 @@ def test_task_file_checks():
         parse_task({**good, "templates": {"a": {"context": "{x}"}}}, "t.yaml")
     with pytest.raises(ConfigError, match="missing key 'splits'"):
         parse_task({k: v for k, v in good.items() if k != "splits"}, "t.yaml")
+    with pytest.raises(ConfigError, match="order must be an integer"):
+        parse_task({**good, "order": "first"}, "t.yaml")
+    with pytest.raises(ConfigError, match=r"local\.label must be a field name or \{field"):
+        parse_task({**good, "local": {"label": {"values": {"a": 0}}}}, "t.yaml")

@@ -13,8 +13,9 @@ from crossalign.cli import main as cli_main
 from crossalign.config import load_config
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import StudyConfig
-from crossalign.experiments.report import icl_cells, mean_and_se, pct, per_language_retrieval, verdict
+from crossalign.experiments.results import icl_cells, mean_and_se, per_language_retrieval, verdict
 from crossalign.experiments.study import load_experiment, planned
+from crossalign.experiments.tables import pct
 from crossalign.testing import tiny_model, tiny_tokenizer
 
 
@@ -109,7 +110,7 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert [c["step"] for c in runs["cl_only_tiny"]["tatoeba_dev"]["checkpoints"]] == [4]
     # an earlier checkpoint is loaded as base + LoRA adapter; loaded that way, the last checkpoint scores
     # what the final (merged) model scores
-    from crossalign.experiments.run import _load_checkpoint, dev_retrieval, tatoeba_pairs
+    from crossalign.experiments.tatoeba import _load_checkpoint, dev_retrieval, tatoeba_pairs
 
     cfg = load_experiment(tmp / "experiments" / "afp_tiny.yaml")
     tok = tiny_tokenizer(padding_side="right")
@@ -231,7 +232,7 @@ def test_tatoeba_mean_and_standard_error():
 
 def test_tatoeba_dev_split_is_the_end_of_each_file_and_never_in_the_test_set(shared_data):
     from crossalign.experiments.config import ExperimentConfig, TatoebaConfig
-    from crossalign.experiments.run import tatoeba_pairs
+    from crossalign.experiments.tatoeba import tatoeba_pairs
 
     t = TatoebaConfig(data_dir=str(shared_data / "tatoeba"), languages=["deu", "tur"])
     cfg = ExperimentConfig(name="x", align=False, tatoeba=t)
@@ -249,7 +250,7 @@ def test_tatoeba_dev_split_is_the_end_of_each_file_and_never_in_the_test_set(sha
 
 
 def test_replicas_are_named_or_recognised_by_settings_that_differ_only_in_the_seed():
-    from crossalign.experiments.report import replica_parents
+    from crossalign.experiments.results import replica_parents
 
     def run(name, seed, replica_of="", **data):
         cfg = {"name": name, "data": {"filters": dict(data)}, "train": {"training": {"seed": seed, "lr": 1}}}

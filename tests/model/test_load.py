@@ -10,15 +10,8 @@ import pytest
 import torch
 
 from crossalign.errors import ConfigError
-from crossalign.model.load import (
-    ModelConfig,
-    ModelSourceError,
-    _source,
-    check_model_source,
-    load_model,
-    load_tokenizer,
-    looks_local,
-)
+from crossalign.model.load import ModelConfig, _source, check_model_source, load_model, load_tokenizer
+from crossalign.model.source import ModelSourceError, looks_local
 
 
 def _all_refuse(cfg: ModelConfig, option: str = "model.name_or_path") -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from crossalign.model.pooling import pool, pooling_mask
+from crossalign.masks import pooling_mask
+from crossalign.model.pooling import pool
 
 # Two sequences, H = 2. Sequence A has 3 tokens [BOS, a1, a2], sequence B has 2 [BOS, b1].
 BOS = [100.0, 100.0]

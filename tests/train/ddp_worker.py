@@ -54,20 +54,18 @@ def run(rank: int, world: int) -> dict:
     total_tokens = float(collate(all_items)["num_targets"])
     model = DistributedDataParallel(module, find_unused_parameters=True) if world > 1 else module
     out = model(**batch)
-    loss, stats = afp_loss(
+    loss, parts = afp_loss(
         out,
-        float(len(all_items)),
-        total_tokens,
-        world,
-        W_CL,
-        W_CLM,
-        TAU,
+        totals={"cl": float(len(all_items)), "clm": total_tokens},
+        world_size=world,
+        weights={"cl": W_CL, "clm": W_CLM},
+        temperature=TAU,
         symmetric=True,
         hidden_size=module.hidden_size,
     )
     loss.backward()
-    clm_sum = all_reduce_sum(torch.tensor(stats["clm_sum"], dtype=torch.float64)).item()
-    reported = W_CL * stats["cl_sum"] / stats["pairs"] + W_CLM * clm_sum / total_tokens
+    clm_sum = all_reduce_sum(torch.tensor(float(parts["clm"].loss_sum.detach()), dtype=torch.float64)).item()
+    reported = W_CL * float(parts["cl"].loss_sum.detach()) / parts["cl"].count + W_CLM * clm_sum / total_tokens
     grads = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
     return {"loss": reported, "grads": grads}
 

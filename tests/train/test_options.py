@@ -66,7 +66,7 @@ def test_frozen_embeddings_stay_frozen_with_a_tied_head(tiny_checkpoints, sample
 
 def test_gradient_checkpointing_gives_the_same_gradients(make_items):
     from crossalign.data.collate import AlignmentCollator
-    from crossalign.train.objective import afp_loss
+    from crossalign.train.objective import afp_loss, step_totals
 
     tok = tiny_tokenizer()
     batch = AlignmentCollator(tok.pad_token_id, "right", "packing")(make_items(tok))
@@ -77,7 +77,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(make_items):
         if checkpointing:
             enable_gradient_checkpointing(model)
         module = AlignmentModel(model, 2)
-        loss, _ = afp_loss(module(**batch), float(batch["num_pairs"]), float(batch["num_targets"]))
+        loss, _ = afp_loss(module(**batch), totals=step_totals([batch]))
         loss.backward()
         grads.append({n: p.grad for n, p in model.named_parameters()})
     assert_grads_close(grads[1], grads[0])

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from crossalign.data.collate import AlignmentCollator
-from crossalign.data.packing import block_causal_mask, packed_model_inputs, packing_mode
 from crossalign.model.alignment import AlignmentModel
 from crossalign.model.lm_head import head_logits, output_head
+from crossalign.model.packing import block_causal_mask, packed_model_inputs, packing_mode
 from crossalign.testing import ARCHITECTURES, assert_close, tiny_model
 
 EXPECTED_MODE = {

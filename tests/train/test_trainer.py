@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from transformers import TrainingArguments
 
@@ -11,7 +12,7 @@ from crossalign.data.collate import AlignmentCollator
 from crossalign.model.alignment import AlignmentModel
 from crossalign.testing import assert_grads_close, tiny_model, tiny_tokenizer
 from crossalign.train.dataset import tokenize_samples
-from crossalign.train.objective import afp_loss
+from crossalign.train.objective import afp_loss, step_totals
 from crossalign.train.samples import read_samples
 from crossalign.train.trainer import AlignmentTrainer
 
@@ -82,8 +83,9 @@ def test_accumulation_normalises_contrastive_loss_per_pair(tmp_path, samples_fil
     module = AlignmentModel(tiny_model("llama", tok), layer=2, packing="position_ids")
     module.train()
     tokens = sum(float(b["num_targets"]) for b in batches)
+    assert step_totals(batches) == {"cl": 8.0, "clm": tokens}
     for b in batches:
-        loss, _ = afp_loss(module(**b), 8.0, tokens, 1, 1.0, 1.5)
+        loss, _ = afp_loss(module(**b), totals={"cl": 8.0, "clm": tokens}, weights={"cl": 1.0, "clm": 1.5})
         loss.backward()
     assert_grads_close(got, {name: p.grad for name, p in module.named_parameters()})
     step = logs[0]
@@ -101,10 +103,32 @@ def test_centred_contrastive_loss_reaches_the_gradient(tmp_path, samples_file):
         module = AlignmentModel(tiny_model("llama", tok), layer=2, packing="position_ids")
         module.train()
         b = batches[0]
-        loss, stats = afp_loss(module(**b), 8.0, float(b["num_targets"]), 1, 1.0, 1.5, 0.05, True, center)
+        loss, parts = afp_loss(module(**b), totals={"cl": 8.0, "clm": float(b["num_targets"])},
+                               weights={"cl": 1.0, "clm": 1.5}, temperature=0.05, symmetric=True, center=center)
         loss.backward()
         grads[center] = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
         if center:
-            assert math.isclose(logs[0]["loss/cl"], stats["cl_sum"] / 8, rel_tol=1e-5)
+            assert math.isclose(logs[0]["loss/cl"], float(parts["cl"].loss_sum.detach()) / 8, rel_tol=1e-5)
     assert_grads_close(got, grads[True])
     assert any(not torch.allclose(grads[True][n], grads[False][n], rtol=1e-3, atol=1e-6) for n in grads[True])
+
+
+def test_loss_parts_travel_by_name(samples_file):
+    """afp_loss: named totals and weights in, named parts out; nothing after the outputs is positional."""
+    tok = tiny_tokenizer()
+    batch = AlignmentCollator(tok.pad_token_id, tok.padding_side, "packing")(_data(samples_file, tok))
+    module = AlignmentModel(tiny_model("llama", tok), layer=2, packing="position_ids")
+    out = module(**batch)
+    totals = step_totals([batch])
+    loss, parts = afp_loss(out, totals=totals, weights={"cl": 0.5, "clm": 2.0})
+    assert list(parts) == ["cl", "clm"] and parts["cl"].shared and not parts["clm"].shared
+    assert parts["cl"].count == totals["cl"] == 8 and parts["clm"].count == totals["clm"]
+    expect = 0.5 * parts["cl"].loss_sum / 8 + 2.0 * parts["clm"].loss_sum / totals["clm"]
+    assert torch.allclose(loss, expect)
+    assert 0 <= parts["cl"].metrics["accuracy"] <= 8
+    _, only_lm = afp_loss(out, totals=totals, weights={"cl": 0.0})
+    assert list(only_lm) == ["clm"]
+    with pytest.raises(ValueError, match="unknown loss terms \\['kl'\\]; valid terms: cl, clm"):
+        afp_loss(out, totals=totals, weights={"kl": 1.0})
+    with pytest.raises(TypeError):
+        afp_loss(out, totals, 1)  # the counts must be named

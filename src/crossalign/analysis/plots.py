@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from crossalign.io import atomic_write
@@ -44,8 +46,6 @@ COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
 
 
 def _new_figure(size: tuple[float, float], ncols: int = 1):
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=size, dpi=DPI)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)
@@ -150,8 +150,6 @@ def _pivot_guess(proj: dict) -> str:
 
 
 def _colormap(n: int):
-    from matplotlib import colormaps
-
     return colormaps["tab20"] if n > 10 else colormaps["tab10"]
 
 

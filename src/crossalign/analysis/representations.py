@@ -7,10 +7,11 @@
 The sentences of every language are encoded once, in batches sorted by length over the
 whole set, with the same pieces as :func:`crossalign.model.encode.encode` (tokenisation
 as ``tokenize_for_pooling`` but always right-padded, ``hidden_states_at`` which stops at
-the highest layer asked for, ``pooling_mask``, ``pool``) but one forward serves every pooling variant
-(``"mean"``, ``"last"``, ``"mean+special"``...). Each batch's pooled states go straight into
-one ``.npy`` file per (variant, layer) through a memory map, so a 100k-sentence set at 19
-layers never sits in memory: metrics later load one layer at a time.
+the highest layer asked for, ``pooling_mask``, ``pool``) but one forward serves every pooling
+variant (``"mean"``, ``"last"``, ``"mean+special"``...; :mod:`crossalign.analysis.pooling_variants`).
+Each batch's pooled states go straight into one ``.npy`` file per (variant, layer) through a
+memory map, so a 100k-sentence set at 19 layers never sits in memory: metrics later load one
+layer at a time.
 
 With ``cache_dir`` the files are kept, keyed by a hash of the model (path, config and a
 fingerprint of its weights), the tokenizer, the sentences, ``max_length`` and the storage
@@ -27,6 +28,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,29 +38,16 @@ import torch
 from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
+from crossalign.analysis.pooling_variants import parse_variant, variant_name
 from crossalign.io import write_json
+from crossalign.masks import pooling_mask
 from crossalign.model.layers import hidden_states_at, num_layers
-from crossalign.model.pooling import POOLING_METHODS, pool, pooling_mask
+from crossalign.model.pooling import pool
 
 logger = logging.getLogger(__name__)
 
 PairsByLang = Mapping[str, tuple[Sequence[str], Sequence[str]]]
 STORAGE_DTYPES = {"float32": np.float32, "float16": np.float16}
-
-
-def parse_variant(variant: str, include_special: bool = False) -> tuple[str, bool]:
-    """``"mean"`` -> ``("mean", include_special)``; ``"mean+special"`` -> ``("mean", True)``."""
-    base, _, suffix = variant.partition("+")
-    if base not in POOLING_METHODS or suffix not in ("", "special"):
-        raise ValueError(f"unknown pooling {variant!r}; choose from {list(POOLING_METHODS)}, "
-                         "optionally with '+special' to pool over special tokens such as BOS too")
-    return base, include_special or suffix == "special"
-
-
-def variant_name(pooling: str, include_special: bool = False) -> str:
-    """Canonical name of a pooling variant: ``"mean"`` or ``"mean+special"``."""
-    base, special = parse_variant(pooling, include_special)
-    return f"{base}+special" if special else base
 
 
 @dataclass
@@ -77,6 +66,7 @@ class Representations:
     hidden_size: int
     meta: dict = field(default_factory=dict)
     temporary: bool = False
+    encode_s: float = 0.0  # how long encode_pairs took to compute the files (or find them cached)
 
     @property
     def languages(self) -> list[str]:
@@ -187,6 +177,7 @@ def encode_pairs(
     ``include_special`` applies to plain variant names (``"mean"``); ``"mean+special"``
     always includes special tokens. See the module doc for the layout and the cache.
     """
+    start = time.perf_counter()
     check_pairs(pairs_by_lang)
     n_layers = num_layers(model)
     layers = sorted(set(int(x) for x in layers))
@@ -235,6 +226,7 @@ def encode_pairs(
     except BaseException:
         reps.close()
         raise
+    reps.encode_s = time.perf_counter() - start
     return reps
 
 

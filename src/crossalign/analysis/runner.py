@@ -1,56 +1,35 @@
-"""Per-layer analysis of a model on parallel sentences, and the layer where alignment is best.
+"""From a model and parallel sentences to per-layer results and the layer where alignment is best.
 
     results = analyze_model(model, tok, {"de": (eng, deu), "fr": (eng2, fra)}, layers="all")
-    layer, pooling = recommend_layer(results)          # what training's ``layer: auto`` uses
+    layer, pooling = recommend_layer(results)          # the best (layer, pooling) by a metric
     results["per_layer"]["mean"]["11"]["summary"]["retrieval"]
 
-Representations are encoded once (:mod:`crossalign.analysis.representations`), then each
-layer is loaded on its own and measured: bitext retrieval (both directions, cosine and
-margin, blockwise), alignment and uniformity, the cosine of translations against other
-pairs, and language separability. ``results`` is plain JSON-ready data: layer keys are
-strings, so a dict read back from ``analysis.json`` works with :func:`recommend_layer` too.
+:func:`measure_model` is the one path from a model to measured, recommended results: the
+sentences are encoded once (:func:`~crossalign.analysis.representations.encode_pairs`), then
+each layer is measured on its own (:mod:`crossalign.analysis.layer_metrics`).
+:func:`analyze_model` adds projections and timing for one model; ``crossalign analyze``
+adds projections shared by the two models it compares. ``results`` is plain JSON-ready
+data: layer keys are strings, so a dict read back from ``analysis.json`` works with
+:func:`recommend_layer` too. The recommendation applies :func:`crossalign.retrieval.peak_layer`,
+the rule training's ``layer: auto`` applies too (to held-out pairs at the training pooling:
+:func:`crossalign.train.monitor.choose_layer`).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from crossalign.analysis.metrics import (
-    alignment,
-    as_tensor,
-    language_separability,
-    pair_vs_random_cosine,
-    uniformity,
-)
+from crossalign.analysis.layer_metrics import analyze_representations
 from crossalign.analysis.projection import PROJECTION_METHODS, projection_at
 from crossalign.analysis.representations import PairsByLang, Representations, encode_pairs
-from crossalign.analysis.retrieval import retrieval_scores
+from crossalign.errors import ConfigError
 from crossalign.model.layers import num_layers, resolve_layer
+from crossalign.retrieval import peak_layer
 
-logger = logging.getLogger(__name__)
-
-# Summary metrics: name -> (higher is better?, description). Plots and reports follow this order.
-SUMMARY_METRICS: dict[str, tuple[bool, str]] = {
-    "retrieval": (True, "bitext retrieval top-1, cosine, mean of both directions"),
-    "retrieval_margin": (True, "bitext retrieval top-1, ratio margin, mean of both directions"),
-    "to_pivot": (True, "retrieval top-1, cosine, xx -> pivot"),
-    "from_pivot": (True, "retrieval top-1, cosine, pivot -> xx"),
-    "to_pivot_margin": (True, "retrieval top-1, margin, xx -> pivot"),
-    "from_pivot_margin": (True, "retrieval top-1, margin, pivot -> xx"),
-    "alignment": (False, "alignment: mean squared distance of translations (unit vectors)"),
-    "uniformity": (False, "uniformity: log mean Gaussian potential, t=2"),
-    "cosine_gap": (True, "mean cosine of translations minus that of other pairs"),
-    "pair_cosine": (True, "mean cosine of translations"),
-    "random_cosine": (False, "mean cosine of non-translation pairs"),
-    "probe_accuracy": (False, "language-ID probe accuracy (cross-validated)"),
-    "silhouette": (False, "silhouette of language clusters (cosine)"),
-}
 RECOMMEND_METRICS = ("retrieval", "retrieval_margin", "to_pivot", "from_pivot", "cosine_gap")
 
 
@@ -73,97 +52,113 @@ def resolve_layers(spec: str | int | Sequence[int | str], n_layers: int) -> list
     return sorted({resolve_layer(x, n_layers) for x in items})
 
 
-def analyze_layer(
-    reps: Representations,
-    pooling: str,
-    layer: int,
-    margin_k: int = 4,
-    uniformity_t: float = 2.0,
-    uniformity_max_samples: int | None = 5000,
-    separability: Sequence[str] = ("probe", "silhouette"),
-    separability_max_per_language: int | None = 100,
-    probe_folds: int = 5,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    block_size: int = 4096,
-) -> dict:
-    """Every metric of one (pooling, layer): per language and averaged (see the module doc)."""
-    per_lang: dict[str, dict] = {}
-    for lang in reps.languages:
-        piv, other = reps.pair(pooling, layer, lang)
-        piv_t, other_t = as_tensor(piv).to(device), as_tensor(other).to(device)  # (n, H) each
-        scores = retrieval_scores(other_t, piv_t, k=margin_k, block_size=block_size)
-        cos = pair_vs_random_cosine(other_t, piv_t)
-        per_lang[lang] = {
-            "to_pivot": scores["src2tgt"]["cosine"], "from_pivot": scores["tgt2src"]["cosine"],
-            "to_pivot_margin": scores["src2tgt"]["margin"], "from_pivot_margin": scores["tgt2src"]["margin"],
-            "alignment": alignment(other_t, piv_t),
-            "pair_cosine": cos["pair"], "random_cosine": cos["random"], "cosine_gap": cos["gap"],
-            "pairs": int(piv_t.shape[0]),
-        }
-    summary = {name: float(np.mean([m[name] for m in per_lang.values()]))
-               for name in ("to_pivot", "from_pivot", "to_pivot_margin", "from_pivot_margin", "alignment",
-                            "pair_cosine", "random_cosine", "cosine_gap")}
-    summary["retrieval"] = (summary["to_pivot"] + summary["from_pivot"]) / 2
-    summary["retrieval_margin"] = (summary["to_pivot_margin"] + summary["from_pivot_margin"]) / 2
-    everything = reps.array(pooling, layer)
-    summary["uniformity"] = uniformity(everything, t=uniformity_t, max_samples=uniformity_max_samples,
-                                       seed=seed)
-    if separability:
-        summary.update(language_separability(
-            everything, reps.labels(), folds=probe_folds, seed=seed,
-            max_per_language=separability_max_per_language, methods=separability,
-        ))
-    return {"summary": summary, "languages": per_lang}
-
-
-def analyze_representations(reps: Representations, progress: bool = True, **metric_kwargs) -> dict:
-    """``{pooling: {str(layer): analyze_layer(...)}}`` for every stored pooling and layer."""
-    from tqdm.auto import tqdm
-
-    per_layer: dict[str, dict[str, dict]] = {pooling: {} for pooling in reps.poolings}
-    jobs = [(pooling, layer) for pooling in reps.poolings for layer in reps.layers]
-    with tqdm(jobs, desc="metrics", unit="layer", disable=not progress) as bar:
-        for pooling, layer in bar:
-            entry = analyze_layer(reps, pooling, layer, **metric_kwargs)
-            per_layer[pooling][str(layer)] = entry
-            s = entry["summary"]
-            bar.set_postfix_str(f"{pooling} L{layer} retrieval {s['retrieval']:.3f}")
-            logger.debug("%s layer %d: retrieval %.3f (margin %.3f), alignment %.3f", pooling, layer,
-                         s["retrieval"], s["retrieval_margin"], s["alignment"])
-    return per_layer
-
-
 def recommend_layer(
     results: dict, metric: str = "retrieval", include_embedding: bool = False
 ) -> tuple[int, str]:
     """``(layer, pooling)`` with the best ``metric`` over every analysed layer and pooling.
 
     ``metric``: one of :data:`RECOMMEND_METRICS` (``"retrieval"``: cosine top-1 averaged over
-    languages and both directions). Ties go to the lower layer (cheaper to train through).
-    Layer 0, the embedding output, is skipped unless it is the only one or
-    ``include_embedding``: aligning there trains nothing but the embedding table.
+    languages and both directions). Each layer scores its best pooling (the first listed on a
+    tie), and :func:`~crossalign.retrieval.peak_layer` picks the layer: ties go to the lower
+    layer (cheaper to train through); layer 0, the embedding output, is skipped unless it is
+    the only one or ``include_embedding``: aligning there trains nothing but the embedding table.
     """
     if metric not in RECOMMEND_METRICS:
         raise ValueError(
             f"unknown metric {metric!r} to choose a layer by; choose from {list(RECOMMEND_METRICS)}"
         )
-    candidates = []
+    best: dict[int, tuple[float, str]] = {}  # layer -> (value, pooling) of its best pooling
     for pooling, layers in results["per_layer"].items():
         for layer, entry in layers.items():
-            candidates.append((int(layer), pooling, entry["summary"][metric]))
-    if not include_embedding and any(layer > 0 for layer, _, _ in candidates):
-        candidates = [c for c in candidates if c[0] > 0]
-    if not candidates:
+            value = entry["summary"][metric]
+            if int(layer) not in best or value > best[int(layer)][0]:
+                best[int(layer)] = (value, pooling)
+    if not best:
         raise ValueError("the results hold no analysed layer")
-    layer, pooling, _ = max(candidates, key=lambda c: (c[2], -c[0]))
-    return layer, pooling
+    layer = peak_layer({x: value for x, (value, _) in best.items()}, include_embedding=include_embedding)
+    return layer, best[layer][1]
+
+
+def measure_model(
+    model,
+    tokenizer,
+    pairs_by_lang: PairsByLang,
+    *,
+    layers: str | Sequence[int | str] = "all",
+    pooling: str | Sequence[str] = "mean",
+    include_special: bool = False,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    max_length: int | None = 256,
+    pivot: str = "en",
+    metric: str = "retrieval",
+    progress: bool = True,
+    seed: int = 0,
+    name: str | None = None,
+    desc: str = "encoding",
+    option: str | None = None,
+    **metric_kwargs,
+) -> tuple[dict, Representations]:
+    """Encode, measure every layer and pooling, recommend a layer: ``(results, reps)``.
+
+    ``results`` as in the module doc, without projections or timing; ``reps`` is left open for
+    projections: close it (or use it in a ``with``). ``name``: the model's name in the results
+    (default: its config's path); ``desc``: the encoding progress bar's label; ``option``: the
+    setting ``layers`` came from, named in a ``ConfigError`` for a layer the model lacks
+    (default: a plain ``ValueError``). ``metric_kwargs`` go to :func:`analyze_layer` and are
+    recorded in ``results["settings"]``; the metrics run on the model's device unless
+    ``device`` is among them.
+    """
+    try:
+        wanted = resolve_layers(layers, num_layers(model))
+    except ValueError as exc:
+        if option is None:
+            raise
+        raise ConfigError(f"{option}: {exc}") from None
+    settings = dict(metric_kwargs)
+    metric_kwargs.setdefault("device", next(model.parameters()).device)
+    reps = encode_pairs(model, tokenizer, pairs_by_lang, wanted, pooling, include_special, batch_size, max_length,
+                        cache_dir, pivot, progress=progress, desc=desc)
+    try:
+        results = results_header(model, reps, seed, settings)
+        if name is not None:
+            results["model"] = name
+        results["per_layer"] = analyze_representations(reps, progress=progress, seed=seed, **metric_kwargs)
+        layer, best_pooling = recommend_layer(results, metric)
+        results["recommended"] = recommendation(results, layer, best_pooling, metric)
+    except BaseException:
+        reps.close()
+        raise
+    return results, reps
+
+
+def projections(
+    reps: Representations,
+    pooling: str,
+    layers: Sequence[int],
+    max_per_language: int = 100,
+    seed: int = 0,
+    methods: Sequence[str] = PROJECTION_METHODS,
+    option: str | None = None,
+) -> dict:
+    """``{pooling: {str(layer): projection_at(...)}}`` at each of ``layers`` (resolved indices).
+
+    A layer that was not analysed is refused: a ``ConfigError`` naming ``option`` when given,
+    else a ``ValueError``.
+    """
+    absent = sorted(set(layers) - set(reps.layers))
+    if absent and option is not None:
+        raise ConfigError(f"{option}: {absent} are not among the analysed layers {reps.layers}")
+    if absent:
+        raise ValueError(f"projection layers {absent} were not analysed; analysed: {reps.layers}")
+    return {pooling: {str(x): projection_at(reps, pooling, x, max_per_language, seed, methods) for x in layers}}
 
 
 def analyze_model(
     model,
     tokenizer,
     pairs_by_lang: PairsByLang,
+    *,
     layers: str | Sequence[int | str] = "all",
     pooling: str | Sequence[str] = "mean",
     include_special: bool = False,
@@ -180,35 +175,29 @@ def analyze_model(
     seed: int = 0,
     **metric_kwargs,
 ) -> dict:
-    """Encode, measure every layer, recommend a layer and (optionally) project; see the module doc.
+    """:func:`measure_model`, then (optionally) projections, and the time taken; see the module doc.
 
     ``projection_layers``: ``"auto"`` = the recommended layer, a list of layers, or ``None``;
     ``projection_pooling``: default the recommended pooling (give the same one to two models
     whose pictures are to be compared).
-    ``metric_kwargs`` go to :func:`analyze_layer` (``margin_k``, ``separability``...).
+    ``metric_kwargs`` go to :func:`analyze_layer` (``margin_k``, ``separability``...); the
+    device they run on is recorded in ``results["settings"]`` too.
     """
-    wanted = resolve_layers(layers, num_layers(model))
     metric_kwargs.setdefault("device", next(model.parameters()).device)
     start = time.perf_counter()
-    with encode_pairs(model, tokenizer, pairs_by_lang, wanted, pooling, include_special, batch_size,
-                      max_length, cache_dir, pivot, progress=progress) as reps:
-        encode_s = time.perf_counter() - start
-        results = results_header(model, reps, seed, metric_kwargs)
-        results["per_layer"] = analyze_representations(reps, progress=progress, seed=seed, **metric_kwargs)
-        layer, best_pooling = recommend_layer(results, metric)
-        results["recommended"] = recommendation(results, layer, best_pooling, metric)
+    results, reps = measure_model(
+        model, tokenizer, pairs_by_lang, layers=layers, pooling=pooling, include_special=include_special,
+        batch_size=batch_size, cache_dir=cache_dir, max_length=max_length, pivot=pivot, metric=metric,
+        progress=progress, seed=seed, **metric_kwargs,
+    )
+    with reps:
         if projection_layers is not None:
-            chosen = [layer] if projection_layers == "auto" else resolve_layers(projection_layers,
-                                                                                  num_layers(model))
-            absent = sorted(set(chosen) - set(reps.layers))
-            if absent:
-                raise ValueError(f"projection layers {absent} were not analysed; analysed: {reps.layers}")
-            pooling_p = projection_pooling or best_pooling
-            results["projections"] = {
-                pooling_p: {str(x): projection_at(reps, pooling_p, x, projection_max_per_language, seed,
-                                                  projection_methods) for x in chosen}
-            }
-    results["timing"] = {"encode_s": round(encode_s, 2), "total_s": round(time.perf_counter() - start, 2)}
+            rec = results["recommended"]
+            chosen = [rec["layer"]] if projection_layers == "auto" else resolve_layers(projection_layers,
+                                                                                         num_layers(model))
+            results["projections"] = projections(reps, projection_pooling or rec["pooling"], chosen,
+                                                 projection_max_per_language, seed, projection_methods)
+    results["timing"] = {"encode_s": round(reps.encode_s, 2), "total_s": round(time.perf_counter() - start, 2)}
     return results
 
 

@@ -15,8 +15,9 @@ the same sentences and drawn on the same pictures. Writes into --output:
   projection_*.png     PCA and t-SNE of the representations coloured by language
   config.yaml          this run's configuration (rerun with --config)
 
-The recommended layer (best retrieval; ties go to the lower layer) is what training's
-``layer: auto`` chooses. Inputs are any pairs reader: Tatoeba/Moses line-aligned files,
+The recommended layer (best retrieval; ties go to the lower layer) is chosen by the rule of
+training's ``layer: auto`` (crossalign.retrieval.peak_layer), which applies it to held-out
+pairs at the training pooling. Inputs are any pairs reader: Tatoeba/Moses line-aligned files,
 TSV, JSON lines, Hugging Face datasets (--pairs.format).
 
 Examples:
@@ -35,25 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossalign.analysis.inputs import group_by_language
-from crossalign.analysis.projection import PROJECTION_METHODS, projection_at
+from crossalign.analysis.pooling_variants import POOLING_VARIANTS, parse_variant
+from crossalign.analysis.projection import PROJECTION_METHODS
 from crossalign.analysis.report import write_report
-from crossalign.analysis.representations import encode_pairs, parse_variant
-from crossalign.analysis.runner import (
-    RECOMMEND_METRICS,
-    analyze_representations,
-    recommend_layer,
-    recommendation,
-    resolve_layers,
-    results_header,
-)
+from crossalign.analysis.runner import RECOMMEND_METRICS, measure_model, projections, resolve_layers
 from crossalign.config import CONFIG_FILENAME, save_config, to_dict
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
 from crossalign.io import check_output_dir, check_output_file
-from crossalign.model.layers import num_layers
 from crossalign.model.load import ModelConfig, check_model_source, load_model, load_tokenizer
-
-POOLINGS = ("mean", "last", "mean+special", "last+special")
 
 
 @dataclass
@@ -76,7 +67,7 @@ class Config:
     pooling: list[str] = field(
         default_factory=lambda: ["mean"],
         metadata={"help": "Pooling variants, all from one forward; '+special' also pools BOS/EOS.",
-                  "choices": list(POOLINGS)},
+                  "choices": list(POOLING_VARIANTS)},
     )
     include_special: bool = field(
         default=False, metadata={"help": "Pool over special tokens (BOS) in every variant, as training can."}
@@ -129,37 +120,22 @@ class Config:
         if self.max_pairs is not None and self.max_pairs < 2:
             raise ConfigError(f"max_pairs: must be at least 2, got {self.max_pairs}")
         if not self.pooling:
-            raise ConfigError(f"pooling: give at least one of {list(POOLINGS)}")
+            raise ConfigError(f"pooling: give at least one of {list(POOLING_VARIANTS)}")
 
 
-def _layers(spec: str, model, where: str) -> list[int]:
-    try:
-        return resolve_layers(spec, num_layers(model))
-    except ValueError as exc:
-        raise ConfigError(f"layers ({where}): {exc}") from None
-
-
-def _encode_and_measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str, option: str):
+def _measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str, option: str):
+    """Load one model and measure it: ``(results, reps)``; the model is freed before the next loads."""
     print(f"[{label}] loading {model_cfg.name_or_path}", file=sys.stderr, flush=True)
     model, tok = load_model(model_cfg, option=option), load_tokenizer(model_cfg, option=option)
-    layers = _layers(cfg.layers, model, label)
-    reps = encode_pairs(model, tok, by_lang, layers, cfg.pooling, cfg.include_special, cfg.batch_size,
-                        cfg.max_length, cfg.cache_dir, cfg.pivot, progress=cfg.progress,
-                        desc=f"[{label}] encoding")
-    try:
-        device = next(model.parameters()).device
-        kwargs = {"margin_k": cfg.margin_k, "separability": tuple(cfg.separability),
-                  "separability_max_per_language": cfg.separability_max_per_language,
-                  "probe_folds": cfg.probe_folds, "uniformity_max_samples": cfg.uniformity_max_samples}
-        results = results_header(model, reps, cfg.seed, kwargs)
-        results["model"] = model_cfg.name_or_path
-        results["per_layer"] = analyze_representations(reps, progress=cfg.progress, seed=cfg.seed,
-                                                       device=device, **kwargs)
-        layer, pooling = recommend_layer(results, cfg.metric)
-        results["recommended"] = recommendation(results, layer, pooling, cfg.metric)
-    except BaseException:
-        reps.close()
-        raise
+    results, reps = measure_model(
+        model, tok, by_lang, layers=cfg.layers, pooling=cfg.pooling, include_special=cfg.include_special,
+        batch_size=cfg.batch_size, cache_dir=cfg.cache_dir, max_length=cfg.max_length, pivot=cfg.pivot,
+        metric=cfg.metric, progress=cfg.progress, seed=cfg.seed, name=model_cfg.name_or_path,
+        desc=f"[{label}] encoding", option=f"layers ({label})",
+        margin_k=cfg.margin_k, separability=tuple(cfg.separability),
+        separability_max_per_language=cfg.separability_max_per_language, probe_folds=cfg.probe_folds,
+        uniformity_max_samples=cfg.uniformity_max_samples,
+    )
     del model
     gc.collect()
     return results, reps
@@ -189,21 +165,17 @@ def main(cfg: Config) -> int:
     analysed = []
     try:
         for label, model_cfg, option in runs:
-            analysed.append((label, *_encode_and_measure(cfg, model_cfg, by_lang, label, option)))
+            analysed.append((label, *_measure(cfg, model_cfg, by_lang, label, option)))
         if cfg.projection_layers not in (None, "", "none") and cfg.projection_methods:
+            # Both models are drawn at the same layers and pooling, so their pictures compare.
             pooling = analysed[0][1]["recommended"]["pooling"]
             if cfg.projection_layers.strip().lower() == "auto":
                 wanted = sorted({results["recommended"]["layer"] for _, results, _ in analysed})
             else:
                 wanted = resolve_layers(cfg.projection_layers, analysed[0][1]["num_layers"])
             for label, results, reps in analysed:
-                absent = sorted(set(wanted) - set(reps.layers))
-                if absent:
-                    raise ConfigError(f"projection_layers: {absent} are not among the analysed layers "
-                                      f"{reps.layers}")
-                results["projections"] = {pooling: {
-                    str(x): projection_at(reps, pooling, x, cfg.projection_max_per_language, cfg.seed,
-                                          cfg.projection_methods) for x in wanted}}
+                results["projections"] = projections(reps, pooling, wanted, cfg.projection_max_per_language,
+                                                     cfg.seed, cfg.projection_methods, option="projection_layers")
                 print(f"[{label}] projected layers {wanted}", file=sys.stderr, flush=True)
     finally:
         for _, _, reps in analysed:

@@ -11,7 +11,7 @@ are padded together into ``cl_input_ids`` (2B+K, T) so one forward encodes them 
 - ``padding``: ``clm_input_ids``/``clm_attention_mask``/``clm_labels`` (B, T), padded on the
   tokenizer's side;
 - ``packing``: all sequences concatenated into ``clm_input_ids``/``clm_labels`` (1, sum L)
-  with ``clm_lengths`` (n,); :mod:`crossalign.data.packing` turns the lengths into
+  with ``clm_lengths`` (n,); :mod:`crossalign.model.packing` turns the lengths into
   per-sample attention. No token of any sample is dropped.
 
 ``num_pairs`` and ``num_targets`` (supervised next-token positions) let the trainer
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from crossalign.model.pooling import pooling_mask
-
-IGNORE = -100
+from crossalign.masks import IGNORE, pooling_mask
 
 
 def pad(seqs: list[list[int]], value: int, side: str) -> torch.Tensor:

@@ -32,6 +32,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import huggingface_hub
+
+from crossalign.data import hf
 from crossalign.data.filters import text_problem
 from crossalign.data.pairs import lang_code
 from crossalign.errors import InputError
@@ -159,15 +162,13 @@ def _language_file(folder: Path, code: str) -> Path | None:
 
 def _load_language(source: str, code: str, split: str) -> tuple[list[Instruction], str]:
     """Items of one language and the name of where they came from (for messages)."""
-    from crossalign.data.hf import is_saved_dataset
-
     folder = Path(source)
     if folder.is_dir():
         f = _language_file(folder, code)
         if f is not None:
             return read_instruction_file(f), str(f)
         sub = folder / code
-        if not is_saved_dataset(sub):
+        if not hf.is_saved_dataset(sub):
             raise InputError(f"no {code}.json (or {code}/ saved dataset) for language {code!r}", folder)
         return _from_dataset(str(sub), None, split, f"{sub}"), str(sub)
     hub_code = lang_code(code, source)  # Bactrian-X names its configurations by ISO 639-1 code
@@ -177,9 +178,7 @@ def _load_language(source: str, code: str, split: str) -> tuple[list[Instruction
         # MBZUAI/Bactrian-X is a script dataset, which recent `datasets` refuse to run (and we
         # never run remote code): fetch its raw data/{lang}.json.gz instead.
         try:
-            from huggingface_hub import hf_hub_download
-
-            path = hf_hub_download(source, f"data/{hub_code}.json.gz", repo_type="dataset")
+            path = huggingface_hub.hf_hub_download(source, f"data/{hub_code}.json.gz", repo_type="dataset")
         except Exception as hub_exc:
             raise InputError(
                 f"cannot load language {hub_code!r}: {exc.reason}; nor data/{hub_code}.json.gz from the hub "
@@ -189,9 +188,7 @@ def _load_language(source: str, code: str, split: str) -> tuple[list[Instruction
 
 
 def _from_dataset(source: str, name: str | None, split: str, where: str) -> list[Instruction]:
-    from crossalign.data.hf import load_hf
-
-    ds = load_hf(source, split=split, name=name)
+    ds = hf.load_hf(source, split=split, name=name)
     return [_to_instruction(row, where, i + 1, f"{where}:{i + 1}") for i, row in enumerate(ds)]
 
 

@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossalign.data import gettext, hf, pairs
+from crossalign.data import gettext, hf, plaintext
 from crossalign.data.filters import FilterConfig, filter_pairs
-from crossalign.data.pairs import Pair
+from crossalign.data.pairs import Pair, lang_code
 from crossalign.data.stats import GenerationStats
 from crossalign.errors import ConfigError, InputError
 from crossalign.languages import UnknownLanguageError, normalize
@@ -144,7 +144,7 @@ def infer_format(path: str) -> str:
             return "gettext"
         if p.is_file() and suffix in (".json", ".csv", ".parquet"):
             return "hf"
-        if pairs.aligned_partner(p) is not None and (p.exists() or _aligned_files_exist(p)):
+        if plaintext.aligned_partner(p) is not None and (p.exists() or _aligned_files_exist(p)):
             return "aligned"
         if not p.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and not str(path).startswith("."):
             return "hf"
@@ -164,7 +164,7 @@ def infer_format(path: str) -> str:
 
 
 def _aligned_files_exist(prefix: Path) -> bool:
-    found = pairs.aligned_partner(prefix)
+    found = plaintext.aligned_partner(prefix)
     return found is not None and found[0].is_file() and found[1].is_file()
 
 
@@ -174,7 +174,7 @@ def _aligned_in_dir(folder: Path) -> list[Path]:
     for f in sorted(folder.iterdir()):
         if not f.is_file():
             continue
-        found = pairs.aligned_partner(f)
+        found = plaintext.aligned_partner(f)
         if found and found[0].is_file() and found[1].is_file():
             prefix = found[0].with_suffix("")
             if prefix not in prefixes:
@@ -191,7 +191,7 @@ def _aligned_jobs(spec: PairsSpec) -> list[tuple[Path, Path, str, str]]:
         if p.is_dir() and not targets:
             raise InputError("no line-aligned file pairs (like x.de-en.de + x.de-en.en) in this folder", p)
         for t in targets:
-            found = pairs.aligned_partner(t)
+            found = plaintext.aligned_partner(t)
             if found is None:
                 unresolved.append(t)
                 continue
@@ -231,7 +231,7 @@ def read_pairs(spec: PairsSpec, drops: Counter | None = None) -> Iterator[Pair]:
     if spec.format is not None and spec.format not in FORMATS:
         raise InputError(f"unknown pairs format {spec.format!r}; choose from {list(FORMATS)}")
     counter = drops if drops is not None else Counter()
-    selected = {pairs.lang_code(code) for code in spec.languages} or None
+    selected = {lang_code(code) for code in spec.languages} or None
     for p in _read_all(spec, counter, selected):
         if selected is not None and not (p.src_lang in selected and p.tgt_lang in selected):
             counter["language_not_selected"] += 1
@@ -245,17 +245,17 @@ def _read_all(spec: PairsSpec, counter: Counter, selected: set[str] | None) -> I
         if set(formats) != {"aligned"}:
             raise InputError(f"aligned files cannot be mixed with other formats in one input; got {formats}")
         for src_file, tgt_file, sl, tl in _aligned_jobs(spec):
-            yield from pairs.read_aligned(src_file, tgt_file, sl, tl, spec.skip_invalid, counter)
+            yield from plaintext.read_aligned(src_file, tgt_file, sl, tl, spec.skip_invalid, counter)
         return
     for path, fmt in zip(spec.paths, formats, strict=True):
         if fmt == "tsv":
             for f in _files(path, (".tsv",)):
-                yield from pairs.read_tsv(
+                yield from plaintext.read_tsv(
                     f, spec.src_lang, spec.tgt_lang, spec.header, spec.skip_invalid, counter
                 )
         elif fmt == "jsonl":
             for f in _files(path, (".jsonl",)):
-                yield from pairs.read_jsonl(
+                yield from plaintext.read_jsonl(
                     f, spec.src_lang, spec.tgt_lang, spec.src_field, spec.tgt_field,
                     spec.src_lang_field, spec.tgt_lang_field, spec.skip_invalid, counter,
                 )

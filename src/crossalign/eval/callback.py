@@ -71,7 +71,7 @@ def flatten(results: dict, prefix: str = "icl") -> dict[str, float]:
 
 
 class ICLEvalCallback(TrainerCallback):
-    def __init__(self, tokenizer, config: EvalConfig, metric: str = "icl_mean_acc",
+    def __init__(self, tokenizer, config: EvalConfig, *, metric: str = "icl_mean_acc",
                  greater_is_better: bool = True, log=print):
         validation_config(config)
         self.tokenizer = tokenizer

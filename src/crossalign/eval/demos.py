@@ -22,7 +22,7 @@ from collections.abc import Sequence
 MODES = ("fixed", "per_item")
 
 
-def choose_demos(pool: Sequence[dict], items: Sequence[dict], k: int, seed: int, mode: str,
+def choose_demos(pool: Sequence[dict], items: Sequence[dict], k: int, seed: int, mode: str, *,
                  exclude_same_id: bool) -> list[list[dict]]:
     """For each item, its k demonstrations (dicts from ``pool``), in prompt order."""
     if mode not in MODES:

@@ -1,35 +1,45 @@
-"""Benchmark items from the Hugging Face hub or from local files in the published layouts.
+"""Benchmark items from the Hugging Face hub or from local files, mapped by each task's file.
 
-Every loader returns a list of plain dicts with the hub's field names (which templates use),
-an ``id`` (stable within a split; the same item has the same id in every language of a
-parallel dataset) and an integer ``label`` (index of the gold choice).
+Every loader returns a list of plain dicts: an ``id`` (stable within a split; the same item has
+the same id in every language of a parallel dataset), the task's ``fields`` (which templates
+use) and an integer ``label`` (index of the gold choice). How a row becomes an item is data in
+the task file, for each source::
 
-Local layouts (``--data-dir``; patterns in each task file):
+    fields: [premise, hypothesis]     # item fields, named as in the hub rows
+    hub:
+      path: facebook/xnli             # datasets.load_dataset(path, name)
+      name: "{code}"
+      id: idx                         # the field holding the id (omitted: the row index)
+      label: label                    # a field holding the gold choice's index, or a value map:
+    local:                            # --data-dir: files in the dataset's published layout
+      layout: tsv
+      label: {field: label, values: {entailment: 0, neutral: 1, contradiction: 2}}
+      files: {validation: "xnli/dev-{code}.tsv"}
 
-* ``xnli_tsv``: XTREME ``premise<TAB>hypothesis<TAB>label word`` lines, no header;
-* ``xcopa_jsonl``: JSON lines with premise, choice1, choice2, question, label;
-* ``pawsx_tsv``: header ``id sentence1 sentence2 label``;
-* ``xwinograd_tsv``: the collection's ``dataset.tsv`` (language, source, ?, sentence, tokens,
-  pronoun, candidates); the pronoun's token span becomes the blank ``_``;
-* ``xstorycloze_tsv``: ``spring2016.val.{lang}.tsv.split_20_80_{train,eval}.tsv`` (story id,
-  four sentences, two endings, right ending 1/2), with or without its header line.
+Local layouts (:data:`LAYOUTS`, the one place that knows file formats):
 
-A malformed line is an :class:`~crossalign.errors.InputError` naming the file, the line and
-the missing field.
+* ``tsv``: tab-separated columns ``columns`` (default: the id field if any, the fields, the label
+  field); no header line, or ``header: true`` for a first line that names the columns (then
+  ``columns`` lists the names it must have); ``optional_header: {column: text}`` skips a first
+  line whose column reads ``text``;
+* ``jsonl``: one JSON object per line; the fields and the label field must be there;
+* ``xwinograd_tsv``: the XWinograd collection's ``dataset.tsv`` (language, source, ?, sentence,
+  tokens, pronoun, candidates); the pronoun's token span becomes the blank ``_``.
+
+In ``tsv`` and ``jsonl`` files ``allowed: {field: [values]}`` restricts a field's values. A
+malformed line is an :class:`~crossalign.errors.InputError` naming the file, the line and the
+field; a malformed hub row is a :class:`~crossalign.errors.ConfigError` naming the row.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from crossalign.errors import ConfigError, InputError
 from crossalign.eval.tasks import TaskSpec
-
-XNLI_LABELS = {"entailment": 0, "neutral": 1, "contradiction": 2}
-STORY_FIELDS = ["input_sentence_1", "input_sentence_2", "input_sentence_3", "input_sentence_4",
-                "sentence_quiz1", "sentence_quiz2"]
 
 
 def load_items(spec: TaskSpec, lang: str, split: str, data_dir: str | Path | None = None,
@@ -63,22 +73,74 @@ def local_path(spec: TaskSpec, lang: str, split: str, data_dir: Path) -> Path:
 def load_local(spec: TaskSpec, lang: str, split: str, data_dir: Path) -> list[dict]:
     path = local_path(spec, lang, split, data_dir)
     layout = spec.local.get("layout")
-    if layout == "xnli_tsv":
-        items = _xnli_tsv(path)
-    elif layout == "xcopa_jsonl":
-        items = _xcopa_jsonl(path)
-    elif layout == "pawsx_tsv":
-        items = _pawsx_tsv(path)
-    elif layout == "xwinograd_tsv":
-        items = _xwinograd_tsv(path, spec.code(lang))
-    elif layout == "xstorycloze_tsv":
-        items = _xstorycloze_tsv(path)
-    else:
-        raise ConfigError(f"task {spec.name}: unknown local layout {layout!r}; valid layouts: xnli_tsv, "
-                          "xcopa_jsonl, pawsx_tsv, xwinograd_tsv, xstorycloze_tsv")
+    if layout not in LAYOUTS:
+        raise ConfigError(f"task {spec.name}: unknown local layout {layout!r}; valid layouts: "
+                          f"{', '.join(LAYOUTS)}")
+    items = LAYOUTS[layout](path, spec, lang)
     if not items:
         raise InputError(f"no items for language {lang}", path)
     return items
+
+
+def _options(values) -> str:
+    names = [str(v) for v in values]
+    return f"{names[0]} or {names[1]}" if len(names) == 2 else "one of " + ", ".join(names)
+
+
+def _label_map(source: dict, part: str, task: str) -> tuple[str, dict[str, int] | None]:
+    """``(label field, value -> choice index)``; no map: the field holds the index itself."""
+    label = source.get("label")
+    if label is None:
+        raise ConfigError(f"task {task}: {part} has no `label` (the field holding the gold choice); "
+                          "see docs/extending.md")
+    if isinstance(label, str):
+        return label, None
+    values = {str(k): int(v) for k, v in (label.get("values") or {}).items()}
+    return label["field"], values or None
+
+
+def _label(value, field: str, values: dict[str, int] | None) -> int:
+    if values is None:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"field {field!r} is {value!r}; expected a choice index") from None
+    key = value.strip() if isinstance(value, str) else str(value)
+    if key not in values:
+        raise ValueError(f"field {field!r} is {value!r}; expected {_options(values)}")
+    return values[key]
+
+
+class _ItemMap:
+    """The field map of a local source: ``row`` (field -> value) -> item, checked."""
+
+    def __init__(self, spec: TaskSpec):
+        local = spec.local
+        self.fields = spec.fields
+        self.id = local.get("id")
+        self.label, self.values = _label_map(local, "local", spec.name)
+        self.allowed = {f: [str(v) for v in ok] for f, ok in (local.get("allowed") or {}).items()}
+        default = [*([self.id] if self.id else []), *self.fields, self.label]
+        self.columns = [str(c) for c in local.get("columns") or default]
+        self.header = bool(local.get("header", False))
+        self.optional_header = dict(local.get("optional_header") or {})
+        for key, names, within in (("allowed", self.allowed, [*self.fields, self.label]),
+                                   ("optional_header", self.optional_header, self.columns)):
+            unknown = [n for n in names if n not in within]
+            if unknown:
+                raise ConfigError(f"task {spec.name}: local.{key} names {unknown[0]!r}, which is not one of "
+                                  f"{', '.join(within)}")
+
+    def item(self, row: dict, count: int, path: Path, n: int) -> dict:
+        for f, ok in self.allowed.items():
+            if row[f] not in ok:
+                raise InputError(f"field {f!r} is {row[f]!r}; expected {_options(ok)}", path, n)
+        try:
+            label = _label(row[self.label], self.label, self.values)
+        except ValueError as exc:
+            raise InputError(str(exc), path, n) from None
+        ident = row.get(self.id, count) if self.id else count
+        return {"id": str(ident), **{f: row[f] for f in self.fields}, "label": label}
 
 
 def _lines(path: Path):
@@ -100,22 +162,48 @@ def _columns(path: Path, n: int, line: str, names: list[str]) -> list[str]:
     return cols
 
 
-def _xnli_tsv(path: Path) -> list[dict]:
-    items = []
-    names = ["premise", "hypothesis", "label"]
+def _is_optional_header(m: _ItemMap, n: int, line: str) -> bool:
+    if n != 1:
+        return False
+    cols = line.split("\t")
+    for column, text in m.optional_header.items():
+        i = m.columns.index(column)
+        if i < len(cols) and cols[i].strip() == str(text):
+            return True
+    return False
+
+
+def _tsv(path: Path, spec: TaskSpec, lang: str) -> list[dict]:
+    m = _ItemMap(spec)
+    unread = [f for f in (*([m.id] if m.id else []), *m.fields, m.label) if f not in m.columns]
+    if unread:
+        raise ConfigError(f"task {spec.name}: local.columns ({', '.join(m.columns)}) has no {unread[0]!r}")
+    items: list[dict] = []
+    header = None
     for n, line in _lines(path):
-        p, h, label = _columns(path, n, line, names)[:3]
-        if n == 1 and label.strip() == "label":
-            continue  # a header line
-        if label.strip() not in XNLI_LABELS:
-            raise InputError(f"field 'label' is {label!r}; expected one of {', '.join(XNLI_LABELS)}", path, n)
-        items.append({"id": str(len(items)), "premise": p, "hypothesis": h,
-                      "label": XNLI_LABELS[label.strip()]})
+        if m.header and header is None:
+            header = line.split("\t")
+            missing = [f for f in m.columns if f not in header]
+            if missing:
+                raise InputError(f"header is missing field {missing[0]!r} (expected {' '.join(m.columns)})",
+                                 path, n)
+            continue
+        if header is not None:
+            cols = line.split("\t")
+            if len(cols) < len(header):
+                raise InputError(f"missing field {header[len(cols)]!r}: expected {len(header)} columns", path, n)
+            row = dict(zip(header, cols, strict=False))
+        elif _is_optional_header(m, n, line):
+            continue
+        else:
+            row = dict(zip(m.columns, _columns(path, n, line, m.columns), strict=False))
+        items.append(m.item(row, len(items), path, n))
     return items
 
 
-def _xcopa_jsonl(path: Path) -> list[dict]:
-    items = []
+def _jsonl(path: Path, spec: TaskSpec, lang: str) -> list[dict]:
+    m = _ItemMap(spec)
+    items: list[dict] = []
     for n, line in _lines(path):
         try:
             row = json.loads(line)
@@ -123,39 +211,10 @@ def _xcopa_jsonl(path: Path) -> list[dict]:
             raise InputError(f"not valid JSON: {exc.msg}", path, n) from None
         if not isinstance(row, dict):
             raise InputError("expected a JSON object", path, n)
-        for f in ("premise", "choice1", "choice2", "question", "label"):
+        for f in (*m.fields, m.label):
             if f not in row or row[f] in (None, ""):
                 raise InputError(f"missing field {f!r}", path, n)
-        if row["question"] not in ("cause", "effect"):
-            raise InputError(f"field 'question' is {row['question']!r}; expected cause or effect", path, n)
-        if int(row["label"]) not in (0, 1):
-            raise InputError(f"field 'label' is {row['label']!r}; expected 0 or 1", path, n)
-        items.append({"id": str(row.get("idx", len(items))), "premise": row["premise"],
-                      "choice1": row["choice1"], "choice2": row["choice2"],
-                      "question": row["question"], "label": int(row["label"])})
-    return items
-
-
-def _pawsx_tsv(path: Path) -> list[dict]:
-    items = []
-    names = ["id", "sentence1", "sentence2", "label"]
-    header = None
-    for n, line in _lines(path):
-        if header is None:
-            header = line.split("\t")
-            missing = [f for f in names if f not in header]
-            if missing:
-                raise InputError(f"header is missing field {missing[0]!r} (expected {' '.join(names)})",
-                                 path, n)
-            continue
-        cols = line.split("\t")
-        if len(cols) < len(header):
-            raise InputError(f"missing field {header[len(cols)]!r}: expected {len(header)} columns", path, n)
-        row = dict(zip(header, cols, strict=False))
-        if row["label"].strip() not in ("0", "1"):
-            raise InputError(f"field 'label' is {row['label']!r}; expected 0 or 1", path, n)
-        items.append({"id": row["id"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
-                      "label": int(row["label"])})
+        items.append(m.item(row, len(items), path, n))
     return items
 
 
@@ -173,7 +232,8 @@ def _blank_span(raw: str, tokens: list[str], start: int, end: int) -> tuple[int,
     return flat[before], flat[before + inside - 1] + 1
 
 
-def _xwinograd_tsv(path: Path, code: str) -> list[dict]:
+def _xwinograd_tsv(path: Path, spec: TaskSpec, lang: str) -> list[dict]:
+    code = spec.code(lang)
     items = []
     names = ["lang", "source", "reference", "sentence", "tokens", "pronoun", "candidates"]
     for n, line in _lines(path):
@@ -195,21 +255,18 @@ def _xwinograd_tsv(path: Path, code: str) -> list[dict]:
     return items
 
 
-def _xstorycloze_tsv(path: Path) -> list[dict]:
-    items = []
-    names = ["story_id", *STORY_FIELDS, "answer_right_ending"]
-    for n, line in _lines(path):
-        if n == 1 and line.startswith("InputStoryid"):
-            continue
-        cols = _columns(path, n, line, names)
-        if cols[7].strip() not in ("1", "2"):
-            raise InputError(f"field 'answer_right_ending' is {cols[7]!r}; expected 1 or 2", path, n)
-        item = {"id": cols[0], **dict(zip(STORY_FIELDS, cols[1:7], strict=True)), "label": int(cols[7]) - 1}
-        items.append(item)
-    return items
+# layout name -> reader(path, spec, language) -> items
+LAYOUTS: dict[str, Callable[[Path, TaskSpec, str], list[dict]]] = {
+    "tsv": _tsv,
+    "jsonl": _jsonl,
+    "xwinograd_tsv": _xwinograd_tsv,
+}
 
 
 def _hub_dataset(path: str, name: str, split: str):
+    # Imported here: `datasets` (with pandas and pyarrow) takes ~0.6 s to import, measured with
+    # `python -X importtime -c "import crossalign.commands.evaluate"`, and every command that
+    # imports the evaluator (`crossalign evaluate --help`, local files) would pay it.
     import datasets
 
     local = Path(path)
@@ -225,41 +282,21 @@ def load_hub(spec: TaskSpec, lang: str, split: str, hub_id: str | None = None) -
     written by ``save_to_disk`` (one DatasetDict, or one per config in ``{folder}/{config}``)."""
     hub = dict(spec.hub)
     hub.update(hub.pop("languages", {}).get(lang, {}))
+    label, values = _label_map(hub, "hub", spec.name)
     name = hub.get("name", "{code}").format(code=spec.code(lang), lang=lang)
     rows = _hub_dataset(hub_id or hub["path"], name, split)
-    return [_from_hub(spec.name, dict(row), i) for i, row in enumerate(rows)]
+    return [_from_hub(spec, dict(row), i, hub.get("id"), label, values) for i, row in enumerate(rows)]
 
 
-def _from_hub(task: str, row: dict, i: int) -> dict:
-    where = f"{task} hub row {i}"
-
-    def need(*fields):
-        for f in fields:
-            if f not in row or row[f] is None:
-                raise ConfigError(f"{where}: missing field {f!r} (fields: {', '.join(row)})")
-
-    if task == "xnli":
-        need("premise", "hypothesis", "label")
-        return {"id": str(i), "premise": row["premise"], "hypothesis": row["hypothesis"],
-                "label": int(row["label"])}
-    if task == "xcopa":
-        need("premise", "choice1", "choice2", "question", "label")
-        fields = ("premise", "choice1", "choice2", "question")
-        return {"id": str(row.get("idx", i)), **{f: row[f] for f in fields},
-                "label": int(row["label"])}
-    if task == "pawsx":
-        need("sentence1", "sentence2", "label")
-        return {"id": str(row.get("id", i)), "sentence1": row["sentence1"], "sentence2": row["sentence2"],
-                "label": int(row["label"])}
-    if task == "xwinograd":
-        need("sentence", "option1", "option2", "answer")
-        return {"id": str(i), "sentence": row["sentence"], "option1": row["option1"],
-                "option2": row["option2"],
-                "label": int(row["answer"]) - 1}
-    if task == "xstorycloze":
-        need(*STORY_FIELDS, "answer_right_ending")
-        return {"id": str(row.get("story_id", i)), **{f: row[f] for f in STORY_FIELDS},
-                "label": int(row["answer_right_ending"]) - 1}
-    raise ConfigError(f"no hub field mapping for task {task!r}; built-in tasks: xnli, xcopa, pawsx, "
-                      "xwinograd, xstorycloze")
-
+def _from_hub(spec: TaskSpec, row: dict, i: int, id_field: str | None, label: str,
+              values: dict[str, int] | None) -> dict:
+    where = f"{spec.name} hub row {i}"
+    for f in (*spec.fields, label):
+        if f not in row or row[f] is None:
+            raise ConfigError(f"{where}: missing field {f!r} (fields: {', '.join(row)})")
+    try:
+        gold = _label(row[label], label, values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    ident = row.get(id_field, i) if id_field else i
+    return {"id": str(ident), **{f: row[f] for f in spec.fields}, "label": gold}

@@ -12,19 +12,20 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+import torch
+import transformers
+
+import crossalign
 from crossalign.eval.runner import markdown_table
 from crossalign.io import write_json, write_jsonl, write_text
 
 
 def versions() -> dict[str, str]:
-    import torch
-    import transformers
-
-    import crossalign
-
     out = {"crossalign": crossalign.__version__, "torch": torch.__version__,
            "transformers": transformers.__version__, "python": platform.python_version()}
     try:
+        # Imported here: ~0.6 s (pandas, pyarrow; `python -X importtime`) that a run from local
+        # files never pays otherwise.
         import datasets
 
         out["datasets"] = datasets.__version__
@@ -33,7 +34,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_outputs(results: dict, out_dir: str | Path, config: dict | None = None,
+def write_outputs(results: dict, out_dir: str | Path, *, config: dict | None = None,
                   predictions: bool = False) -> Path:
     out = Path(out_dir)
     doc = {"model": results.get("model", ""), "versions": versions(), "config": config or {},

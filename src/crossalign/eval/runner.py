@@ -1,6 +1,7 @@
 """Few-shot ICL evaluation runs: tasks x language pairs x shots x seeds -> results.
 
-    from crossalign.eval.runner import EvalConfig, evaluate, write_outputs
+    from crossalign.eval.outputs import write_outputs
+    from crossalign.eval.runner import EvalConfig, evaluate
     results = evaluate(model, tokenizer, EvalConfig(tasks=["xcopa"], languages=["zh"],
                        prompt_language="en", shots=[0, 5], data_dir="../shared/data"))
     write_outputs(results, "runs/eval")
@@ -19,6 +20,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from crossalign.errors import ConfigError, InputError
 from crossalign.eval.demos import MODES, choose_demos
@@ -124,7 +127,7 @@ def _pairs(spec, cfg: EvalConfig) -> list[tuple[str, str]]:
     return out
 
 
-def _metrics(scores, rendered, seq: bool) -> tuple[dict, list[dict]]:
+def _metrics(scores, rendered, *, seq: bool) -> tuple[dict, list[dict]]:
     preds, correct = [], {"acc": 0, "acc_norm": 0, "acc_seq": 0}
     for (ll, ll_seq), r in zip(scores, rendered, strict=True):
         nbytes = [max(1, len(cont.encode("utf-8"))) for _, cont in r.pairs]
@@ -143,8 +146,10 @@ def _metrics(scores, rendered, seq: bool) -> tuple[dict, list[dict]]:
     return metrics, preds
 
 
-def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, pool, k, seed, cfg, same):
-    """Score one run; returns (metrics, per-item predictions)."""
+def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, pool, k, seed, cfg, *,
+            same: bool):
+    """Score one run; returns (metrics, per-item predictions). ``same``: the demonstration pool may
+    hold the evaluated items (same split, and same language or a parallel dataset)."""
     try:
         demos = choose_demos(pool, items, k, seed, cfg.demo_mode, exclude_same_id=same)
     except ValueError as exc:
@@ -189,23 +194,22 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
             for c, ll, ls in zip(choices, sc.ll, sc.ll_seq or sc.ll, strict=True):
                 scores[i][0][c] = ll
                 scores[i][1][c] = ls
-    metrics, preds = _metrics(scores, rendered, cfg.seq)
+    metrics, preds = _metrics(scores, rendered, seq=cfg.seq)
     for row, item, ds in zip(preds, items, demos, strict=True):
         row["id"] = item["id"]
         row["demos"] = [d["id"] for d in ds]
     return metrics, preds
 
 
-def evaluate(model, tokenizer, cfg: EvalConfig, model_name: str = "", log=print, keep_going: bool = False) -> dict:
-    """Run every configured evaluation; returns the results dict (see :func:`write_outputs`).
+def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=print, keep_going: bool = False) -> dict:
+    """Run every configured evaluation; returns the results dict (see
+    :func:`crossalign.eval.outputs.write_outputs`).
 
     ``keep_going``: a task that fails (bad data, a context too long for the model...) is recorded
     under ``failed`` with its error and the other tasks still run; otherwise the error propagates."""
     overrides = dict(d.split("=", 1) for d in cfg.datasets)
     bar = None
     if cfg.progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(unit="context", desc="evaluate", dynamic_ncols=True)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scorer = Scorer(model, batch_size=cfg.batch_size, max_rows=cfg.max_rows, pad_id=pad,
@@ -255,7 +259,7 @@ def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictio
                 if bar is not None:
                     bar.set_description(f"{spec.name} {p_lang}->{s_lang} {k}-shot seed {seed}")
                 metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
-                                         pools.get(p_lang, []), k, seed, cfg, same)
+                                         pools.get(p_lang, []), k, seed, cfg, same=same)
                 run = {"task": spec.name, "template": cfg.template or spec.default_template,
                        "prompt_language": p_lang, "sample_language": s_lang,
                        "setting": "in-language" if p_lang == s_lang else "cross-lingual",

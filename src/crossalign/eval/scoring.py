@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 import torch
 
+from crossalign.model.layers import backbone, unwrap_peft
+from crossalign.model.lm_head import finish_logits, output_head, output_layer
+
 
 @dataclass
 class Request:
@@ -78,6 +81,8 @@ def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def _make_cache(tensors: list[tuple[torch.Tensor, torch.Tensor]]):
+    # Here, not at the top: `crossalign evaluate --help` imports this module, and transformers
+    # costs ~1 s there (torch alone is already imported).
     from transformers import DynamicCache
 
     # A config-less DynamicCache keeps every position in every layer (no sliding-window
@@ -88,32 +93,24 @@ def _make_cache(tensors: list[tuple[torch.Tensor, torch.Tensor]]):
     return cache
 
 
-def _apply_head(head, hidden: torch.Tensor, softcap: float | None) -> torch.Tensor:
-    logits = head(hidden).float()
-    if softcap:  # Gemma 2 style final logit soft-capping
-        logits = torch.tanh(logits / softcap) * softcap
-    return logits
-
-
 def _gather_ll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """log p(targets) from fp32 logits (N, V) -> (N,), with one fused log-softmax."""
     return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
 def _split_head(model):
-    """(decoder, output embedding, soft-cap) when ``model(ids).logits`` is exactly
-    ``head(decoder(ids))`` (checked on a probe), else None. Computing the head only at the
-    positions that are scored saves the padding's share of a large-vocabulary projection."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    """(decoder, output layer, :class:`~crossalign.model.lm_head.OutputHead`) when
+    ``model(ids).logits`` is exactly the head applied to ``decoder(ids)`` (checked on a probe),
+    else None. Computing the head only at the positions that are scored saves the padding's
+    share of a large-vocabulary projection."""
     try:
-        decoder, head = base.get_decoder(), base.get_output_embeddings()
-        if decoder is None or head is None or decoder is base:
+        decoder, layer, head = backbone(model), output_layer(model), output_head(model)
+        if decoder is unwrap_peft(model):
             return None
-        cap = getattr(base.config, "final_logit_softcapping", None)
-        n = head.weight.shape[0]
+        n = layer.weight.shape[0]
         ids = torch.tensor([[1 % n, 7 % n, 11 % n, 3 % n]], device=next(model.parameters()).device)
         full = model(input_ids=ids).logits.float()
-        split = _apply_head(head, decoder(input_ids=ids).last_hidden_state, cap)
+        split = finish_logits(layer(decoder(input_ids=ids).last_hidden_state), head)
         if full.shape != split.shape:
             return None
         tol = 1e-3 * float(full.abs().max()) + 1e-5
@@ -121,7 +118,7 @@ def _split_head(model):
             return None
     except (AttributeError, TypeError, ValueError, RuntimeError, NotImplementedError):
         return None
-    return decoder, head, cap
+    return decoder, layer, head
 
 
 class Scorer:
@@ -136,8 +133,7 @@ class Scorer:
         self.progress = progress
         self.device = next(model.parameters()).device
         # A PEFT wrapper hides the signature behind **kwargs: look at the model it wraps.
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        params = inspect.signature(base.forward).parameters
+        params = inspect.signature(unwrap_peft(model).forward).parameters
         self._takes_positions = "position_ids" in params
         self._takes_keep = "logits_to_keep" in params
         # transformers renamed the cache argument and output field past_key_values -> cache (the old
@@ -176,10 +172,10 @@ class Scorer:
         hidden, logits, cache = self._forward(ids, cache, mask, positions)
         lls = torch.zeros(valid.shape, dtype=torch.float64, device=valid.device)
         if hidden is not None:
-            _, head, cap = self._split
+            _, layer, head = self._split
             h, t = hidden[valid], targets[valid]  # (N, H), (N,)
             step = self.head_chunk
-            parts = [_gather_ll(_apply_head(head, h[s : s + step], cap), t[s : s + step])
+            parts = [_gather_ll(finish_logits(layer(h[s : s + step]), head), t[s : s + step])
                      for s in range(0, h.shape[0], step)]
             if parts:
                 lls[valid] = torch.cat(parts).double()

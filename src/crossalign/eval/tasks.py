@@ -1,9 +1,15 @@
-"""Task specifications: the five benchmarks described as data (``eval/tasks/*.yaml``).
+"""Task specifications: the benchmarks described as data, one file each (``eval/tasks/*.yaml``).
 
 A task file names the languages, the splits (which one is evaluated, which gives the
-demonstrations, which count as test and so are never used for model selection), where the
-data lives (a Hugging Face dataset id and config, and local file patterns in the dataset's
-published layout) and the prompt templates. See ``docs/evaluation.md`` for the format.
+demonstrations, which count as test and so are never used for model selection), the item
+fields, where the data lives and how a row becomes an item (a Hugging Face dataset id and
+config with its field map; local file patterns, a layout and its field map: see
+:mod:`crossalign.eval.loaders`) and the prompt templates. See ``docs/evaluation.md`` for the
+format and ``docs/extending.md`` for adding a task.
+
+The built-in tasks are the files in ``eval/tasks/``, found when this module is imported and
+listed in :data:`TASKS` in the order of their ``order`` key (files without one follow, by name):
+adding a task is adding a file.
 
     from crossalign.eval.tasks import load_task, TASKS
     spec = load_task("xcopa"); spec.template("lm_eval", "zh")
@@ -23,7 +29,6 @@ from crossalign.errors import ConfigError
 from crossalign.languages import normalize
 
 TASK_DIR = Path(__file__).parent / "tasks"
-TASKS = ("xnli", "xcopa", "pawsx", "xstorycloze", "xwinograd")
 _TEMPLATE_KEYS = {"words", "context", "choices", "contexts", "continuation", "separator", "languages"}
 
 
@@ -51,7 +56,9 @@ class TaskSpec:
     local: dict[str, Any]
     templates: dict[str, dict[str, Any]]
     default_template: str
+    fields: list[str] = field(default_factory=list)  # item fields besides id and label (templates use them)
     codes: dict[str, str] = field(default_factory=dict)
+    order: int | None = None  # position in the default task list (TASKS)
     path: str = ""
 
     def code(self, lang: str) -> str:
@@ -108,6 +115,16 @@ def _check_template(name: str, raw: dict, where: str) -> None:
         )
 
 
+def _check_source(source: dict, part: str, where: str) -> None:
+    """The field map of ``hub`` or ``local``: ``label`` is a field name or ``{field, values}``."""
+    label = source.get("label")
+    if label is None or isinstance(label, str):
+        return
+    if not isinstance(label, dict) or not isinstance(label.get("field"), str) or not isinstance(
+            label.get("values", {}), dict):
+        raise ConfigError(f"{where}: {part}.label must be a field name or {{field: name, values: {{value: index}}}}")
+
+
 def parse_task(data: dict, where: str) -> TaskSpec:
     spec = TaskSpec(
         name=_require(data, "name", where),
@@ -121,9 +138,15 @@ def parse_task(data: dict, where: str) -> TaskSpec:
         local=dict(_require(data, "local", where)),
         templates=dict(_require(data, "templates", where)),
         default_template=_require(data, "default_template", where),
+        fields=[str(f) for f in data.get("fields") or []],
         codes={normalize(k): v for k, v in (data.get("codes") or {}).items()},
+        order=data.get("order"),
         path=where,
     )
+    if spec.order is not None and (isinstance(spec.order, bool) or not isinstance(spec.order, int)):
+        raise ConfigError(f"{where}: order must be an integer, got {spec.order!r}")
+    for part in ("hub", "local"):
+        _check_source(getattr(spec, part), part, where)
     for s in (spec.eval_split, spec.demo_split, *spec.test_splits):
         if s not in spec.splits:
             raise ConfigError(f"{where}: split {s!r} is not in splits {spec.splits}")
@@ -135,6 +158,30 @@ def parse_task(data: dict, where: str) -> TaskSpec:
 
 
 @cache
+def read_task(path: Path) -> TaskSpec:
+    """The spec in the task file ``path``."""
+    if not path.exists():
+        raise ConfigError(f"{path}: task file not found")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a task file must be a mapping")
+    return parse_task(data, str(path))
+
+
+def task_names(folder: Path = TASK_DIR) -> tuple[str, ...]:
+    """The tasks in ``folder`` (file name = task name), by their ``order`` key, then by name."""
+    specs = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec = read_task(path)
+        if spec.name != path.stem:
+            raise ConfigError(f"{path}: name {spec.name!r} differs from the file name; name it {path.stem!r}")
+        specs[spec.name] = spec
+    return tuple(sorted(specs, key=lambda n: (specs[n].order is None, specs[n].order or 0, n)))
+
+
+TASKS = task_names()
+
+
 def load_task(name: str) -> TaskSpec:
     """The spec of a built-in task, or of a task file given by path (``my_task.yaml``)."""
     path = Path(name)
@@ -143,9 +190,4 @@ def load_task(name: str) -> TaskSpec:
             raise ConfigError(
                 f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a task .yaml file)")
         path = TASK_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise ConfigError(f"{path}: task file not found")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a task file must be a mapping")
-    return parse_task(data, str(path))
+    return read_task(path)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crossalign.data.filters import FilterConfig
 from crossalign.errors import ConfigError
 from crossalign.eval.runner import EvalConfig
 from crossalign.languages import normalize
 from crossalign.model.load import ModelConfig
-from crossalign.quickstart.config import QuickstartData
+from crossalign.pipeline.data import AlignmentData
 from crossalign.train.config import TrainConfig
 
 GROUPS = ("base", "afp", "ablation", "reference")
@@ -47,10 +48,9 @@ class TatoebaConfig:
     max_length: int = field(default=64, metadata={"help": "Token limit per sentence (longer: truncated)."})
 
 
-def _data_default() -> QuickstartData:
-    from crossalign.data.filters import FilterConfig
+def _data_default() -> AlignmentData:
 
-    return QuickstartData(
+    return AlignmentData(
         sources=[], pairs=["../shared/data/parallel"], pivot="en", train_languages=list(DDTP_LANGUAGES),
         heldout_languages=[], heldout_pairs=100, max_train_pairs_per_language=2000,
         filters=FilterConfig(min_chars=12, max_chars=200, dedup="side"), change_probability=0.5, seed=0,
@@ -84,7 +84,7 @@ class ExperimentConfig:
     pretraining_tokens: float | None = field(default=None, metadata={
         "help": "The model's published pre-training token count (for the compute table)."})
     align: bool = field(default=True, metadata={"help": "Train (AFP) before measuring; false: a base model."})
-    data: QuickstartData = field(default_factory=_data_default, metadata={
+    data: AlignmentData = field(default_factory=_data_default, metadata={
         "help": "Alignment pairs (DDTP by default), their split into train / dev, and the samples."})
     train: TrainConfig = field(default_factory=TrainConfig)
     tatoeba: TatoebaConfig = field(default_factory=TatoebaConfig)

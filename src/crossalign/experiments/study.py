@@ -18,6 +18,8 @@ import yaml
 from crossalign.config import _merge, _set_nested, from_dict, load_yaml, save_config
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig, StudyConfig
+from crossalign.experiments.experiment import run_experiment
+from crossalign.experiments.report import write_study_report
 
 
 def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
@@ -65,8 +67,6 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
 
 
 def run_study(cfg: StudyConfig, say=print) -> Path:
-    from crossalign.experiments.report import write_study_report
-    from crossalign.experiments.run import run_experiment
 
     exps, out, report = planned(cfg)
     save_config(cfg, out, "study.yaml")

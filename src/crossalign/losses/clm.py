@@ -17,6 +17,7 @@ so that normalisation per response token across micro-batches and ranks stays ex
 from __future__ import annotations
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 
 def _chunk_logits(h, weight, bias, scale, softcap):
@@ -170,8 +171,6 @@ def lm_loss_checkpointed(
     recomputed in the backward, so memory stays at one block (one extra head matmul per
     chunk compared with the fused path).
     """
-    from torch.utils.checkpoint import checkpoint
-
     n = int(targets.shape[0])
     if n == 0:
         return hidden.sum() * 0.0, 0

@@ -32,6 +32,7 @@ def info_nce(
     anchors: torch.Tensor,
     candidates: torch.Tensor,
     temperature: float = 0.05,
+    *,
     symmetric: bool = False,
     center: bool = False,
 ) -> tuple[torch.Tensor, int, torch.Tensor]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from crossalign.model.layers import unwrap_peft
+
 
 def add_lora(
     model: nn.Module,
@@ -23,6 +25,8 @@ def add_lora(
     ``["all-linear"]`` adapts every linear layer except the output layer. The output layer
     cannot be a target: the LM loss applies its weight directly.
     """
+    # Here, not at the top: peft takes ~2 s to import even after torch and transformers (measured),
+    # and only LoRA runs need it; `crossalign train --help` must not pay for it.
     from peft import LoraConfig, get_peft_model
 
     targets = target_modules or ["all-linear"]
@@ -44,13 +48,13 @@ def add_lora(
 
 def freeze_embeddings(model: nn.Module) -> None:
     """Stop training the input embedding matrix (and an output layer tied to it)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = unwrap_peft(model)
     base.get_input_embeddings().weight.requires_grad_(False)
 
 
 def enable_gradient_checkpointing(model: nn.Module) -> None:
     """Non-reentrant checkpointing, which works with frozen inputs, LoRA and early exit."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = unwrap_peft(model)
     if not getattr(base, "supports_gradient_checkpointing", False):
         raise ValueError(f"{type(base).__name__} does not support gradient checkpointing")
     kwargs = {"use_reentrant": False}

@@ -8,7 +8,7 @@
 Both passes run in one ``forward`` so that a data-parallel wrapper (DDP, FSDP) sees one
 forward per backward. The contrastive pass runs only the blocks below the pooled layer
 (:func:`crossalign.model.layers.hidden_states_at`). With ``pack_pairs`` (for a model whose
-``packing`` mode was verified by :func:`crossalign.data.packing.packing_mode`) it runs on the
+``packing`` mode was verified by :func:`crossalign.model.packing.packing_mode`) it runs on the
 real tokens only, the sentences packed into rows of at most ``pair_pack_tokens`` tokens, and
 the states are put back in the padded layout before pooling: the representations are those
 of the right-padded batch, without the padding's compute (translation pairs of a batch differ
@@ -23,13 +23,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crossalign.data.packing import packed_model_inputs
 from crossalign.losses.clm import lm_loss, lm_loss_checkpointed
-from crossalign.model.layers import backbone, hidden_states_at, text_config
-from crossalign.model.lm_head import output_head
+from crossalign.masks import IGNORE
+from crossalign.model.layers import backbone, hidden_states_at, text_config, unwrap_peft
+from crossalign.model.lm_head import finish_logits, output_head, output_layer
+from crossalign.model.packing import packed_model_inputs
 from crossalign.model.pooling import pool
 
-IGNORE = -100
 HEAD_IMPLS = ("auto", "fused", "module")
 PACKING = ("position_ids", "mask4d")
 
@@ -83,8 +83,7 @@ class AlignmentModel(nn.Module):
     @property
     def _no_split_modules(self):
         # FSDP's transformer-based auto-wrap reads the block class names from the model it wraps.
-        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        return getattr(base, "_no_split_modules", None)
+        return getattr(unwrap_peft(self.lm), "_no_split_modules", None)
 
     @property
     def hidden_size(self) -> int:
@@ -149,13 +148,10 @@ class AlignmentModel(nn.Module):
         impl = self._head_impl(head)
         if impl == "fused":
             return lm_loss(h, y, head.weight, head.bias, head.scale, head.softcap, self.chunk_size)
-        module = (
-            self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        ).get_output_embeddings()
+        module = output_layer(self.lm)
 
         def project(x):  # (n, H) -> (n, V) through the module, so sharding hooks gather its weight
-            z = module(x).float() * head.scale
-            return z if head.softcap is None else head.softcap * torch.tanh(z / head.softcap)
+            return finish_logits(module(x), head)
 
         return lm_loss_checkpointed(h, y, project, self.chunk_size)
 

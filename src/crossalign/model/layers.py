@@ -19,6 +19,11 @@ class _StopForward(Exception):
     """Raised inside a hook once every requested state is captured."""
 
 
+def unwrap_peft(model: nn.Module) -> nn.Module:
+    """The transformers model inside a PEFT wrapper (its adapter layers stay injected), or ``model``."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def text_config(model: nn.Module):
     config = model.config
     return config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -39,8 +44,7 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
 
 def backbone(model: nn.Module) -> nn.Module:
     """The transformer without its LM head (through a PEFT wrapper, whose layers stay injected)."""
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
+    model = unwrap_peft(model)
     return getattr(model, "base_model", model)
 
 
@@ -80,7 +84,7 @@ def hidden_states_at(
 
     Gradients flow through the returned tensors when grad is enabled. ``position_ids`` (and a
     4D ``attention_mask``) pass through to the model, for packed rows
-    (:func:`crossalign.data.packing.packed_model_inputs`).
+    (:func:`crossalign.model.packing.packed_model_inputs`).
     """
     n = num_layers(model)
     wanted = sorted(set(layers))

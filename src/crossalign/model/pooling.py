@@ -2,9 +2,8 @@
 
 ``hidden`` is ``(B, T, H)`` and ``mask`` is ``(B, T)`` with 1 on the tokens to pool over.
 Both functions are correct for left and right padding because they look only at the mask,
-never at positions. :func:`pooling_mask` builds the mask: by default it leaves out special
-tokens such as BOS, whose state in Gemma is large and identical for every input (keeping
-it costs 6-16 points of Tatoeba retrieval on Gemma-3-270M, see ``../shared/AFP.md``).
+never at positions. :func:`crossalign.masks.pooling_mask` builds the mask (the collator needs
+it too, so it lives below both): by default it leaves out special tokens such as BOS.
 """
 
 from __future__ import annotations
@@ -12,24 +11,6 @@ from __future__ import annotations
 import torch
 
 POOLING_METHODS = ("mean", "last")
-
-
-def pooling_mask(
-    attention_mask: torch.Tensor,
-    special_tokens_mask: torch.Tensor | None = None,
-    include_special: bool = False,
-) -> torch.Tensor:
-    """``(B, T)`` mask of the tokens to pool: real tokens, minus special ones unless asked.
-
-    A row whose only tokens are special (an empty sentence) keeps its special tokens, so
-    every row pools over at least one token.
-    """
-    mask = attention_mask.bool()
-    if include_special or special_tokens_mask is None:
-        return mask.long()
-    content = mask & ~special_tokens_mask.bool()
-    empty = ~content.any(dim=1, keepdim=True)  # (B, 1)
-    return torch.where(empty, mask, content).long()
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -8,69 +8,15 @@ The sections reuse the configurations of the individual commands (``train`` is a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from crossalign.data.filters import FilterConfig
 from crossalign.errors import ConfigError
 from crossalign.eval.runner import EvalConfig
 from crossalign.model.load import ModelConfig
+from crossalign.pipeline.data import AlignmentData, source_specs
 from crossalign.train.config import TrainConfig
 
 STAGES = ("model", "data", "before", "train", "after", "report")
-
-
-_SOURCE = re.compile(r"^\s*(?P<name>[^=\s]+)==(?P<version>\S+)(?:\s+--hash=sha256:(?P<sha256>[0-9a-fA-F]{64}))?\s*$")
-
-
-def source_specs(sources: list[str]) -> list[tuple[str, ...]]:
-    """``(name, version)`` or ``(name, version, sha256)`` of each ``data.sources`` entry."""
-    out = []
-    for s in sources:
-        m = _SOURCE.match(s)
-        if not m:
-            raise ConfigError(f"data.sources: {s!r} is not name==version (optionally followed by "
-                              "--hash=sha256:<64 hex digits>, as in a pip requirements file)")
-        out.append((m["name"], m["version"], m["sha256"].lower()) if m["sha256"] else (m["name"], m["version"]))
-    return out
-
-
-@dataclass
-class QuickstartData:
-    sources: list[str] = field(
-        default_factory=lambda: ["Django==5.2.19", "Sphinx==9.0.4", "django-allauth==65.21.1",
-                                 "Trac==1.6", "wagtail==8.0.1"],
-        metadata={"help": "PyPI distributions (name==version) whose gettext catalogs give the pairs; the "
-                          "defaults are pinned by sha256, others take 'name==version --hash=sha256:HEX'."},
-    )
-    pairs: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Use these pair files/folders (any `crossalign generate` format) instead of "
-                          "the catalogs."},
-    )
-    pivot: str = field(default="en", metadata={"help": "The language every pair translates from."})
-    train_languages: list[str] = field(
-        default_factory=lambda: ["de", "fr", "es", "ru", "zh", "ja"],
-        metadata={"help": "Languages whose pairs are used for training (and held-out evaluation)."},
-    )
-    heldout_languages: list[str] = field(
-        default_factory=lambda: ["id"],
-        metadata={"help": "Languages never trained on: evaluated only, to show transfer."},
-    )
-    heldout_pairs: int = field(
-        default=100, metadata={"help": "Held-out pairs per language (the retrieval candidate pool)."}
-    )
-    max_train_pairs_per_language: int | None = field(
-        default=None, metadata={"help": "Cap on training pairs per language (none: all)."}
-    )
-    filters: FilterConfig = field(
-        default_factory=lambda: FilterConfig(min_chars=12, max_chars=160, dedup="side"),
-        metadata={"help": "Cleaning of the pairs."},
-    )
-    change_probability: float = field(
-        default=0.5, metadata={"help": "Share of instruction samples translating X -> pivot."}
-    )
-    seed: int = field(default=0, metadata={"help": "Seed of the split and the sample generation."})
 
 
 @dataclass
@@ -105,7 +51,7 @@ class QuickstartConfig:
                           "the hub datasets are used if the hub answers, else ICL is skipped (and said)."},
     )
     icl: bool = field(default=True, metadata={"help": "Run the ICL evaluation when data is reachable."})
-    data: QuickstartData = field(default_factory=QuickstartData)
+    data: AlignmentData = field(default_factory=AlignmentData)
     analysis: QuickstartAnalysis = field(default_factory=QuickstartAnalysis)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=_eval_default)

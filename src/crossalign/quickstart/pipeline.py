@@ -1,4 +1,5 @@
-"""Run the quickstart's stages in order and time them (see :mod:`crossalign.quickstart.stages`)."""
+"""Run the quickstart's stages in order and time them (see :mod:`crossalign.quickstart.stages` and
+:mod:`crossalign.pipeline`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import time
 from pathlib import Path
 
 from crossalign.config import save_config
+from crossalign.pipeline.data import data_stage
+from crossalign.pipeline.model import model_stage
+from crossalign.pipeline.training import training_stage
 from crossalign.quickstart.config import QuickstartConfig
 from crossalign.quickstart.report import write_quickstart_report
-from crossalign.quickstart.stages import data_stage, measure_stage, model_stage, train_stage
+from crossalign.quickstart.stages import analysis_stage, log_of, train_config
 
 
 def run_quickstart(cfg: QuickstartConfig, say=print) -> str | None:
@@ -24,18 +28,19 @@ def run_quickstart(cfg: QuickstartConfig, say=print) -> str | None:
         timings[name] = round(time.perf_counter() - start, 1)
         return result
 
-    model_path = timed("model", model_stage, cfg, say)
-    data_info = timed("data", data_stage, cfg, out, say) if wanted & {"data", "before", "train", "after",
-                                                                       "report"} else None
+    model_path = timed("model", model_stage, cfg.model, say)
+    data_info = None
+    if wanted & {"data", "before", "train", "after", "report"}:
+        data_info = timed("data", data_stage, cfg.data, out / "data", say)
     layer = None
     if "before" in wanted or "report" in wanted:
-        layer = timed("before", measure_stage, "before", model_path, cfg, out, say)["layer"]
+        layer = timed("before", analysis_stage, "before", model_path, cfg, out, say)["layer"]
     train_info = None
     if wanted & {"train", "after", "report"}:
-        train_info = timed("train", train_stage, cfg, model_path, out, say, layer)
+        train_info = timed("train", training_stage, train_config(cfg, model_path, out, layer), say, log_of)
         train_info["base_model"] = cfg.model.name_or_path
     if wanted & {"after", "report"}:
-        timed("after", measure_stage, "after", train_info["model"], cfg, out, say, train_info["layer"],
+        timed("after", analysis_stage, "after", train_info["model"], cfg, out, say, train_info["layer"],
               train_info["fingerprint"])
     if "report" not in wanted:
         return None

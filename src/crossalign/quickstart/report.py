@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from crossalign.analysis.report import write_report
 from crossalign.io import write_json, write_text
 
 
@@ -93,7 +94,6 @@ def _load(path: Path) -> dict | None:
 
 
 def write_quickstart_report(out: Path, train_info: dict, data_info: dict, timings: dict, say) -> str:
-    from crossalign.analysis.report import write_report
 
     before = _load(out / "before" / "analysis.json")
     after = _load(out / "after" / "analysis.json")

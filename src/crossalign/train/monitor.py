@@ -7,7 +7,8 @@ Retrieval accuracy (top-1 by cosine, mean of both directions) of held-out transl
 pairs shows whether a run builds the alignment it should: a contrastive loss can fall
 while retrieval at the pooled layer drops (``../shared/AFP.md``). :func:`choose_layer`
 implements ``contrastive.layer: auto``: the layer where the *base* model's retrieval of the
-held-out pairs peaks.
+held-out pairs peaks (:func:`crossalign.retrieval.peak_layer`, the rule ``crossalign analyze``
+recommends by too).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import torch
 from torch import nn
 from transformers import TrainerCallback
 
-from crossalign.analysis.retrieval import retrieval_accuracy
 from crossalign.model.encode import encode
 from crossalign.model.layers import num_layers
+from crossalign.retrieval import peak_layer, retrieval_accuracy
 
 
 def retrieval_by_layer(
@@ -58,15 +59,15 @@ def retrieval_by_layer(
 def choose_layer(
     lm: nn.Module, tokenizer, src, tgt, pooling="mean", include_special=False, batch_size=32
 ) -> tuple[int, dict[int, float]]:
-    """The layer (1..n) with the best held-out retrieval of the base model; ties go to the lower layer
-    (cheaper early exit). Layer 0 (token embeddings) is not a candidate: training it aligns nothing
-    above it."""
+    """The layer (1..n) with the best held-out retrieval of the base model, and every layer's score.
+
+    :func:`~crossalign.retrieval.peak_layer` decides: ties go to the lower layer (cheaper early
+    exit). Layer 0 (token embeddings) is not even scored: training it aligns nothing above it."""
     if len(src) < 2:
         raise ValueError("contrastive.layer: auto needs at least 2 held-out pairs")
     layers = list(range(1, num_layers(lm) + 1))
     scores = retrieval_by_layer(lm, tokenizer, src, tgt, layers, pooling, include_special, batch_size)
-    best = max(layers, key=lambda layer: (scores[layer], -layer))
-    return best, scores
+    return peak_layer(scores), scores
 
 
 class RetrievalMonitor:

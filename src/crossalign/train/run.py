@@ -59,7 +59,8 @@ def trainable_model_config(model_cfg):
         return model_cfg
     if not path.is_file():
         raise InputError("GGUF file not found (download it first to train from it)", path)
-    from crossalign.model.gguf import cache_root, convert_gguf
+    from crossalign.model.gguf import convert_gguf
+    from crossalign.wheels import cache_root
 
     out = cache_root() / "converted" / f"{path.stem}-{path.stat().st_size}"
     if not (out / "crossalign_provenance.json").is_file():
@@ -154,7 +155,6 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     from transformers import set_seed
 
     from crossalign.data.collate import AlignmentCollator
-    from crossalign.data.packing import packing_mode
     from crossalign.model.adapt import (
         add_lora,
         enable_gradient_checkpointing,
@@ -164,6 +164,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     from crossalign.model.alignment import AlignmentModel
     from crossalign.model.lm_head import check_output_head
     from crossalign.model.load import load_model, load_tokenizer
+    from crossalign.model.packing import packing_mode
     from crossalign.train.dataset import tokenize_samples
     from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
     from crossalign.train.samples import read_samples

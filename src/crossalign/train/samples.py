@@ -13,11 +13,11 @@ line is an :class:`~crossalign.errors.InputError` naming ``file:line``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from crossalign.errors import InputError
+from crossalign.io import iter_jsonl
 
 PAIR, SRC, TGT, HARD_NEGATIVE = "pair", "src", "tgt", "hard_negative"
 PROMPT, RESPONSE = "prompt", "response"
@@ -70,17 +70,10 @@ def read_samples(path: str | Path, max_samples: int | None = None) -> list[Train
     if not str(path) or not path.is_file():
         raise InputError("training file not found (data.train_file)", path)
     samples: list[TrainSample] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if max_samples is not None and len(samples) >= max_samples:
-                break
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, line_no) from None
-            samples.append(parse_sample(obj, path, line_no))
+    for line_no, obj in iter_jsonl(path):
+        if max_samples is not None and len(samples) >= max_samples:
+            break
+        samples.append(parse_sample(obj, path, line_no))
     if not samples:
         raise InputError("the training file holds no samples", path)
     return samples

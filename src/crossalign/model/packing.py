@@ -1,5 +1,8 @@
 """Padding-free packing of instruction samples into one row, with attention kept per sample.
 
+    mode = packing_mode(model)                                  # checked on the model itself
+    kwargs = packed_model_inputs(input_ids, lengths, mode, dtype)  # model(**kwargs, use_cache=False)
+
 A batch of samples of lengths ``L_1..L_n`` becomes one row of ``sum(L_i)`` tokens whose
 position ids restart at 0 for every sample. Attention must not cross samples; how a
 model is told so depends on its attention code, so :func:`packing_mode` asks the model:
@@ -17,7 +20,8 @@ model is told so depends on its attention code, so :func:`packing_mode` asks the
   are padded instead. Nothing leaks; the caller is told why.
 
 The choice is verified, not assumed: two short random samples packed together must give
-the logits they give alone.
+the logits they give alone. The row itself (tokens concatenated, with their lengths) is laid
+out by the collator, :class:`crossalign.data.collate.AlignmentCollator`, which needs no model.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import logging
 
 import torch
 from torch import nn
+
+from crossalign.model.layers import backbone, text_config
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +71,6 @@ def packed_model_inputs(input_ids: torch.Tensor, lengths: list[int], mode: str, 
 
 
 def _has_sliding_window(model: nn.Module) -> bool:
-    from crossalign.model.layers import text_config
-
     cfg = text_config(model)
     types = getattr(cfg, "layer_types", None) or []
     return any("sliding" in str(t) for t in types) or bool(getattr(cfg, "sliding_window", None) and not types)
@@ -76,8 +80,6 @@ def _has_sliding_window(model: nn.Module) -> bool:
 def packing_mode(model: nn.Module, vocab_size: int | None = None, atol: float = 1e-4) -> str:
     """The first of ``position_ids``, ``mask4d`` that gives packed logits equal to unpacked ones,
     else ``padding``. Runs the model in eval mode on two random samples of 11 and 13 tokens."""
-    from crossalign.model.layers import backbone, text_config
-
     vocab = vocab_size or int(text_config(model).vocab_size)
     gen = torch.Generator().manual_seed(0)
     lengths = [11, 13]

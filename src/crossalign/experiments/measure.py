@@ -1,0 +1,86 @@
+"""The study's measurement of a final model: Tatoeba retrieval at every layer and pooling (test
+split), PCA projections at every layer, and few-shot ICL once per prompt setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from crossalign.analysis.runner import analyze_model
+from crossalign.experiments.config import ExperimentConfig
+from crossalign.experiments.tatoeba import tatoeba_pairs, test_key
+from crossalign.io import write_json
+from crossalign.model.load import load_model, load_tokenizer
+from crossalign.pipeline.cache import fingerprint, is_done, mark_done
+from crossalign.pipeline.icl import run_icl
+
+
+def device_name() -> str:
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def icl_stage(model, tokenizer, cfg: ExperimentConfig, model_name: str, say) -> dict:
+    """Every ICL setting (in-language, cross-lingual), merged; English only once."""
+    merged = {"runs": [], "summary": [], "skipped": {}}
+    for setting in cfg.settings:
+        ev = dataclasses.replace(cfg.evaluate, prompt_language=setting)
+        if setting == "same" and cfg.in_language_shots is not None:
+            ev.shots = list(cfg.in_language_shots)
+        if setting != "same" and cfg.cross_lingual_languages:
+            ev.languages = list(cfg.cross_lingual_languages)
+        if setting != "same":
+            # English items with English demonstrations are the in-language setting's already.
+            ev.languages = [x for x in ev.languages if x != setting]
+        say(f"ICL ({'in-language' if setting == 'same' else f'{setting} demonstrations'}): "
+            f"{', '.join(ev.tasks)}; shots {ev.shots}; seeds {ev.seeds}; limit {ev.limit}")
+        res = run_icl(model, tokenizer, ev, model_name, say)
+        if setting != "same":
+            res["runs"] = [r for r in res["runs"] if r["sample_language"] != setting]
+            res["summary"] = [r for r in res["summary"] if r["sample_language"] != setting]
+        merged["runs"] += res["runs"]
+        merged["summary"] += res["summary"]
+        merged["skipped"].update({f"{k} ({setting})": v for k, v in res["skipped"].items()})
+    return merged
+
+
+def measure_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=None) -> dict:
+
+
+    folder = out / "measure"
+    key = fingerprint(test_key(cfg.tatoeba), cfg.evaluate, cfg.settings, cfg.in_language_shots,
+                      cfg.cross_lingual_languages, cfg.model, model_path, extra_key)
+    done = is_done(folder, key)
+    if done:
+        say(f"measure: reusing {folder}")
+        return done
+    mcfg = dataclasses.replace(cfg.model, name_or_path=model_path)
+    tokenizer, model = load_tokenizer(mcfg), load_model(mcfg)
+    t = cfg.tatoeba
+    start = time.perf_counter()
+    pairs = tatoeba_pairs(cfg)
+    say(f"measure: Tatoeba retrieval at every layer ({len(pairs)} languages x "
+        f"{min(len(v[0]) for v in pairs.values())}+ pairs; poolings {', '.join(t.poolings)})")
+    analysis = analyze_model(
+        model, tokenizer, pairs, layers="all", pooling=list(t.poolings), include_special=False,
+        batch_size=t.batch_size, max_length=t.max_length, pivot="en", projection_layers="all",
+        projection_pooling="mean", projection_methods=("pca",), progress=False, separability=("silhouette",),
+    )
+    write_json(folder / "tatoeba.json", analysis)
+    timings = {"tatoeba_s": round(time.perf_counter() - start, 1)}
+    start = time.perf_counter()
+    icl = icl_stage(model, tokenizer, cfg, model_path, say)
+    write_json(folder / "icl.json", icl)
+    timings["icl_s"] = round(time.perf_counter() - start, 1)
+    del model
+    gc.collect()
+    torch.set_grad_enabled(True)
+    return mark_done(folder, key, timings=timings, device=device_name())

@@ -1,0 +1,192 @@
+"""Reading the study's runs and the statistics the report states, from the runs' ``results.json``.
+
+Every number in the report is computed here from the results files; nothing is typed by hand.
+Noise is stated next to every comparison:
+
+- ICL with demonstrations: the standard deviation over demonstration seeds of the
+  language-averaged accuracy, or the sampling standard error below when that is larger (three
+  seeds can agree by chance); a difference of two runs is compared with ``sqrt(s_a^2 + s_b^2)``;
+- 0-shot ICL and Tatoeba (no seed to vary): the binomial sampling standard error of the
+  language-averaged accuracy, ``sqrt(sum_l p_l (1 - p_l) / n_l) / L``, combined the same way.
+  The items are the same before and after alignment, so this is conservative for a difference.
+
+A difference is called a gain (or a loss) only when it exceeds twice that noise.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from crossalign.experiments.tables import pct
+from crossalign.experiments.tatoeba import dev_mean
+from crossalign.retrieval import peak_layer
+
+# ---------------------------------------------------------------- loading
+UNSEEN_FOCUS = ["tr", "id", "vi"]
+
+def load_results(root: Path) -> list[dict]:
+    out = []
+    for path in sorted(root.glob("*/results.json")):
+        out.append(json.loads(path.read_text()))
+    order = {"base": 0, "afp": 1, "ablation": 2, "reference": 3}
+    return sorted(out, key=lambda r: (order.get(r["group"], 9), r["model"], r["name"]))
+
+
+# ---------------------------------------------------------------- numbers
+def tatoeba_entry(res: dict, layer: int, pooling: str) -> dict:
+    return res["tatoeba"]["per_layer"][pooling][str(layer)]
+
+
+def per_language_retrieval(entry: dict) -> dict[str, float]:
+    return {lang: (m["to_pivot"] + m["from_pivot"]) / 2 for lang, m in entry["languages"].items()}
+
+
+def mean_and_se(entry: dict, langs: list[str] | None = None) -> tuple[float, float, int]:
+    """Mean retrieval (both directions) over ``langs`` and its sampling standard error."""
+    per = per_language_retrieval(entry)
+    langs = [x for x in (langs or list(per)) if x in per]
+    if not langs:
+        return math.nan, math.nan, 0
+    ps = [per[x] for x in langs]
+    # Each direction is n trials; the two directions of a language are averaged (2n trials, conservatively).
+    var = sum(p * (1 - p) / max(2 * entry["languages"][x]["pairs"], 1) for p, x in zip(ps, langs, strict=True))
+    return statistics.fmean(ps), math.sqrt(var) / len(langs), len(langs)
+
+
+def best_layer(res: dict, pooling: str) -> tuple[int, float]:
+    """The layer (1..n) with the best Tatoeba test retrieval for ``pooling`` (:func:`peak_layer`), and that value."""
+    per_layer = res["tatoeba"]["per_layer"][pooling]
+    layer = peak_layer({int(x): entry["summary"]["retrieval"] for x, entry in per_layer.items()})
+    return layer, per_layer[str(layer)]["summary"]["retrieval"]
+
+
+def icl_cells(res: dict, english: str = "en", metric: str = "acc") -> dict[tuple, dict]:
+    """(task, setting, shots, subset) -> mean accuracy over languages, noise, n languages.
+
+    ``subset`` is ``non-en`` (every language but English) or ``en``. Per seed the languages are
+    averaged first; mean and std are then over seeds.
+    """
+    runs = res["icl"]["runs"]
+    grouped: dict[tuple, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        subset = "en" if r["sample_language"] == english else "non-en"
+        key = (r["task"], r["setting"], r["shots"], subset)
+        if metric in r["metrics"]:
+            grouped[key][r["seed"]].append((r["sample_language"], r["metrics"][metric], r["n_items"]))
+    cells = {}
+    for key, by_seed in grouped.items():
+        means = [statistics.fmean(a for _, a, _ in rows) for rows in by_seed.values()]
+        rows = next(iter(by_seed.values()))
+        sampling = math.sqrt(sum(a * (1 - a) / max(n, 1) for _, a, n in rows)) / len(rows)
+        seed_std = statistics.stdev(means) if len(means) > 1 else None
+        cells[key] = {
+            "acc": statistics.fmean(means), "seed_std": seed_std, "sampling_se": sampling,
+            "noise": max(seed_std or 0.0, sampling), "seeds": len(means),
+            "languages": sorted(lang for lang, _, _ in rows), "items": min(n for _, _, n in rows),
+        }
+    return cells
+
+
+def icl_language_table(res: dict, task: str, setting: str, shots: int) -> dict[str, float]:
+    vals: dict[str, list[float]] = defaultdict(list)
+    for r in res["icl"]["runs"]:
+        if r["task"] == task and r["setting"] == setting and r["shots"] == shots:
+            vals[r["sample_language"]].append(r["metrics"]["acc"])
+    return {lang: statistics.fmean(v) for lang, v in sorted(vals.items())}
+
+
+def verdict(delta: float, noise: float) -> str:
+    if math.isnan(delta) or math.isnan(noise):
+        return "n/a"
+    if abs(delta) > 2 * noise:
+        return "gain" if delta > 0 else "loss"
+    return "within noise"
+
+
+# ---------------------------------------------------------------- sections
+def compare_tatoeba(run: dict, base: dict, seen: set[str]) -> dict:
+    layer, pooling = run["layer"], run["pooling"]
+    after, before = tatoeba_entry(run, layer, pooling), tatoeba_entry(base, layer, pooling)
+    if run["tatoeba"]["pairs"] != base["tatoeba"]["pairs"]:
+        raise ValueError(f"{run['name']} and {base['name']} were measured on different Tatoeba pairs "
+                         f"({run['tatoeba']['pairs']} vs {base['tatoeba']['pairs']}): re-run one of them")
+    langs = list(after["languages"])
+    out = {"layer": layer, "pooling": pooling}
+    for name, subset in (("all", langs), ("seen", [x for x in langs if x in seen]),
+                         ("unseen", [x for x in langs if x not in seen]),
+                         ("focus", [x for x in UNSEEN_FOCUS if x in langs])):
+        a, sa, n = mean_and_se(after, subset)
+        b, sb, _ = mean_and_se(before, subset)
+        out[name] = {"base": b, "aligned": a, "delta": a - b, "noise": math.hypot(sa, sb), "languages": n}
+    out["base_best_layer"], out["base_best"] = best_layer(base, pooling)
+    return out
+
+
+def dev_trajectory(run: dict) -> list[tuple[int, float]]:
+    train = run.get("train") or {}
+    points = []
+    if train.get("heldout_retrieval_before") is not None:
+        points.append((0, train["heldout_retrieval_before"]))
+    points += [(h["step"], h["heldout/retrieval"]) for h in train.get("log", []) if "heldout/retrieval" in h]
+    return points
+
+
+def _without_seed(run: dict) -> dict:
+    cfg = copy.deepcopy(run["config"])
+    for key in ("name", "description", "replica_of", "group"):
+        cfg.pop(key, None)
+    cfg.get("train", {}).get("training", {}).pop("seed", None)
+    cfg.get("train", {}).get("training", {}).pop("output_dir", None)
+    return cfg
+
+
+def _same_settings(a: dict, b: dict) -> bool:
+    """Equal configurations; a key only one side has (a setting added to crossalign after the other run)
+    counts as equal when its value is off (false, 0, empty, none)."""
+    for key in set(a) | set(b):
+        if key not in a or key not in b:
+            if a.get(key, b.get(key)):
+                return False
+        elif isinstance(a[key], dict) and isinstance(b[key], dict):
+            if not _same_settings(a[key], b[key]):
+                return False
+        elif a[key] != b[key]:
+            return False
+    return True
+
+
+def replica_parents(runs: list[dict]) -> dict[str, str]:
+    """``{run: the run it repeats with another training seed}``: ``replica_of`` where the run says so,
+    otherwise an aligned run whose configuration differs only in a lower training seed."""
+    out = {r["name"]: r["replica_of"] for r in runs if r.get("replica_of")}
+    aligned = [r for r in runs if r["align"] and r["name"] not in out]
+    seed = lambda r: r["config"]["train"]["training"]["seed"]
+    for r in aligned:
+        twins = [o for o in aligned
+                 if o is not r and seed(o) < seed(r) and _same_settings(_without_seed(o), _without_seed(r))]
+        if twins:
+            out[r["name"]] = min(twins, key=seed)["name"]
+    return {k: v for k, v in out.items() if any(x["name"] == v for x in runs)}
+
+
+def dev_checkpoints(run: dict, base: dict) -> list[tuple[int, float]]:
+    """``[(step, Tatoeba dev mean at the aligned layer)]``, step 0 = the base model."""
+    dev, bdev = run.get("tatoeba_dev"), base.get("tatoeba_dev")
+    if not dev or not bdev or not dev.get("checkpoints"):
+        return []
+    points = [(0, dev_mean(bdev, run["layer"], run["pooling"]))]
+    points += [(c["step"], statistics.fmean(c["by_language"].values())) for c in dev["checkpoints"]]
+    return points
+
+
+def never_below(points: list[tuple[int, float]]) -> tuple[str, bool]:
+    """``points`` = [(0, base), (step, value), ...]: the trajectory as text, and whether no checkpoint is
+    below the base."""
+    start, later = points[0][1], points[1:]
+    text = f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later)
+    return text, all(v >= start for _, v in later)

@@ -1,0 +1,255 @@
+"""The sections of the study's report, one function each: markdown built from the runs' results.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+
+from crossalign.experiments.results import (
+    UNSEEN_FOCUS,
+    best_layer,
+    compare_tatoeba,
+    dev_checkpoints,
+    dev_trajectory,
+    icl_cells,
+    icl_language_table,
+    mean_and_se,
+    never_below,
+    per_language_retrieval,
+    replica_parents,
+    tatoeba_entry,
+    verdict,
+)
+from crossalign.experiments.tables import pct, signed, table
+from crossalign.experiments.tatoeba import best_dev_layer, dev_mean
+
+TARGETS = {
+    "tatoeba_mean": 0.75, "tatoeba_ambitious": 0.80, "xcopa_gain": 0.03, "xcopa_gap": 0.04, "english_drop": 0.01,
+}
+
+
+
+
+def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> tuple[str, list[dict]]:
+    rows, checks = [], []
+    replicas = replica_parents(runs)
+    for run in runs:
+        if run["group"] != "afp" or run["name"] in replicas:
+            continue  # replicas appear in the training-seed section
+        base = bases[run["baseline"]]
+        t = compare_tatoeba(run, base, seen)
+        xb, xa = icl_cells(base), icl_cells(run)
+        key_x, key_e = ("xcopa", "in-language", 0, "non-en"), ("xcopa", "in-language", 0, "en")
+        items = []
+        items.append((f"Tatoeba mean retrieval at the aligned layer {t['layer']} >= 75% (80% ambitious)",
+                      f"{pct(t['all']['aligned'])}% (base at that layer {pct(t['all']['base'])}%)",
+                      t["all"]["aligned"] >= TARGETS["tatoeba_mean"]))
+        items.append((f"... above the base model's best layer (layer {t['base_best_layer']})",
+                      f"{pct(t['all']['aligned'])}% vs {pct(t['base_best'])}%", t["all"]["aligned"] > t["base_best"]))
+        for dev_set, points in (("dev retrieval (held-out alignment pairs)", dev_trajectory(run)),
+                                ("Tatoeba dev split", dev_checkpoints(run, base))):
+            if points:
+                items.append((f"{dev_set} at the aligned layer never below the base at any evaluated checkpoint",
+                              *never_below(points)))
+        f = t["focus"]
+        items.append((f"gains on languages absent from the alignment data ({', '.join(UNSEEN_FOCUS)})",
+                      f"{pct(f['base'])}% -> {pct(f['aligned'])}% ({signed(f['delta'])}, 2σ = {pct(2 * f['noise'])})",
+                      verdict(f["delta"], f["noise"]) == "gain"))
+        if key_x in xa and key_x in xb:
+            gx = xa[key_x]["acc"] - xb[key_x]["acc"]
+            nx = math.hypot(xa[key_x]["noise"], xb[key_x]["noise"])
+            items.append(("XCOPA non-English 0-shot mean: >= +3 points over the base",
+                          f"{pct(xb[key_x]['acc'])}% -> {pct(xa[key_x]['acc'])}% ({signed(gx)}, 2σ = {pct(2 * nx)})",
+                          gx >= TARGETS["xcopa_gain"] and verdict(gx, nx) == "gain"))
+            if key_e in xa and key_e in xb:
+                gap = xa[key_e]["acc"] - xa[key_x]["acc"]
+                items.append(("XCOPA English gap (English - non-English mean) <= 4 points after alignment",
+                              f"{signed(gap)} (base {signed(xb[key_e]['acc'] - xb[key_x]['acc'])})",
+                              gap <= TARGETS["xcopa_gap"]))
+                drop = xb[key_e]["acc"] - xa[key_e]["acc"]
+                items.append(("XCOPA English not more than 1 point below the base",
+                              f"{pct(xb[key_e]['acc'])}% -> {pct(xa[key_e]['acc'])}%",
+                              drop <= TARGETS["english_drop"]))
+        for task in sorted({k[0] for k in xa}):
+            c0, c5 = xa.get((task, "cross-lingual", 0, "non-en")), xa.get((task, "cross-lingual", 5, "non-en"))
+            if c0 and c5:
+                items.append((f"{task}: cross-lingual 5-shot >= 0-shot after alignment",
+                              f"5-shot {pct(c5['acc'])}% ± {pct(c5['noise'])} vs 0-shot {pct(c0['acc'])}%",
+                              c5["acc"] >= c0["acc"]))
+        for desc, value, ok in items:
+            rows.append([run["name"], desc, value, "met" if ok else "**not met**"])
+            checks.append({"run": run["name"], "target": desc, "value": value, "met": bool(ok)})
+    if not rows:
+        return "", checks
+    return table(["run", "target", "measured", ""], rows), checks
+
+
+def tatoeba_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> str:
+    rows = []
+    for run in runs:
+        if not run["align"]:
+            layer, _value = best_layer(run, "mean")
+            a, _se, _ = mean_and_se(tatoeba_entry(run, layer, "mean"))
+            rows.append([run["name"], run["group"], f"{layer} (best)", "mean", pct(a), "", "", "", "", ""])
+            continue
+        t = compare_tatoeba(run, bases[run["baseline"]], seen)
+        rows.append([run["name"], run["group"], str(t["layer"]), t["pooling"],
+                     f"{pct(t['all']['base'])} → {pct(t['all']['aligned'])}",
+                     f"{signed(t['all']['delta'])} ({verdict(t['all']['delta'], t['all']['noise'])})",
+                     f"{pct(t['seen']['base'])} → {pct(t['seen']['aligned'])}",
+                     f"{pct(t['unseen']['base'])} → {pct(t['unseen']['aligned'])}",
+                     pct(2 * t["all"]["noise"]), f"{t['base_best_layer']}: {pct(t['base_best'])}"])
+    return table(["run", "group", "layer", "pooling", "all (base → run)", "Δ", "seen", "unseen", "2σ",
+                  "base best layer"], rows)
+
+
+def dev_section(runs: list[dict], bases: dict[str, dict]) -> str:
+    """The Tatoeba dev split: where each base model peaks, and each aligned run at its layer, per checkpoint."""
+    rows = []
+    for run in runs:
+        dev = run.get("tatoeba_dev")
+        if not dev:
+            continue
+        if not run["align"]:
+            for pooling in sorted(dev["by_pooling"]):
+                layer, value = best_dev_layer(dev, pooling)
+                rows.append([run["name"], pooling, f"{layer} (best)", pct(value), "", ""])
+            continue
+        base = bases.get(run["baseline"], {})
+        if run.get("layer_from") == "base_dev":
+            how = "base dev"
+        elif run["config"]["train"]["contrastive"]["layer"] == "auto":
+            how = "auto (held-out pairs)"
+        else:
+            how = "fixed"
+        layer, pooling = run["layer"], run["pooling"]
+        base_value = pct(dev_mean(base["tatoeba_dev"], layer, pooling)) if base.get("tatoeba_dev") else "–"
+        points = dev_checkpoints(run, base)
+        curve = ", ".join(f"{pct(v)} (step {s})" for s, v in points[1:]) or "–"
+        below = ("yes" if never_below(points)[1] else "no") if points else "–"
+        rows.append([run["name"], pooling, f"{layer} ({how})", f"{base_value} → {pct(dev_mean(dev, layer, pooling))}",
+                     curve, below])
+    if not rows:
+        return ""
+    return table(["run", "pooling", "layer", "base → run (final)", "checkpoints", "never below base"], rows)
+
+
+def seed_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) -> str:
+    """Runs repeated with other training seeds (:func:`replica_parents`): the spread of their effects."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    by_name = {r["name"]: r for r in runs}
+    for name, parent in replica_parents(runs).items():
+        groups[parent].append(by_name[name])
+    rows = []
+    for name, replicas in groups.items():
+        family = [by_name[name], *replicas]
+        base = bases[family[0]["baseline"]]
+        deltas = [compare_tatoeba(r, base, seen)["all"] for r in family]
+        seeds = [str(r["config"]["train"]["training"]["seed"]) for r in family]
+        d = [x["delta"] for x in deltas]
+        sd = statistics.stdev(d) if len(d) > 1 else math.nan
+        row = [name, ", ".join(seeds), ", ".join(signed(x) for x in d),
+               f"{signed(statistics.fmean(d))} ± {pct(sd)}", pct(2 * statistics.fmean(x["noise"] for x in deltas))]
+        key = ("xcopa", "in-language", 0, "non-en")
+        cb = icl_cells(base).get(key)
+        xs = [icl_cells(r).get(key) for r in family]
+        if cb and all(xs):
+            dx = [c["acc"] - cb["acc"] for c in xs]
+            row.append(", ".join(signed(x) for x in dx) + f" (mean {signed(statistics.fmean(dx))} ± "
+                       f"{pct(statistics.stdev(dx))})")
+        else:
+            row.append("–")
+        rows.append(row)
+    if not rows:
+        return ""
+    return table(["run", "training seeds", "Tatoeba Δ per seed", "Tatoeba Δ mean ± std", "2σ sampling",
+                  "XCOPA non-en 0-shot Δ per seed"], rows)
+
+
+def language_section(run: dict, base: dict, seen: set[str]) -> str:
+    layer, pooling = run["layer"], run["pooling"]
+    a = per_language_retrieval(tatoeba_entry(run, layer, pooling))
+    b = per_language_retrieval(tatoeba_entry(base, layer, pooling))
+    rows = [[lang, "yes" if lang in seen else "no", pct(b[lang]), pct(a[lang]), signed(a[lang] - b[lang])]
+            for lang in a]
+    return table(["language", "in alignment data", f"base L{layer}", f"{run['name']} L{layer}", "Δ"], rows)
+
+
+def icl_section(runs: list[dict], metric: str = "acc") -> str:
+    per_run = [icl_cells(r, metric=metric) for r in runs]
+    keys = sorted({k for cells in per_run for k in cells}, key=lambda k: (k[0], k[1] != "in-language", k[2], k[3]))
+    header = ["task", "setting", "shots", "languages"] + [r["name"] for r in runs]
+    rows = []
+    for key in keys:
+        cells = [c.get(key) for c in per_run]
+        first = next(c for c in cells if c)
+        langs = "en" if key[3] == "en" else f"{len(first['languages'])} non-en"
+        vals = []
+        for c in cells:
+            if not c:
+                vals.append("–")
+                continue
+            noise = f" ± {pct(c['seed_std'])}" if c["seed_std"] is not None else ""
+            vals.append(f"{pct(c['acc'])}{noise}")
+        rows.append([key[0], key[1], str(key[2]), langs, *vals])
+    return table(header, rows)
+
+
+def icl_delta_section(run: dict, base: dict) -> str:
+    a, b = icl_cells(run), icl_cells(base)
+    rows = []
+    for key in sorted(set(a) & set(b), key=lambda k: (k[0], k[1] != "in-language", k[2], k[3])):
+        d = a[key]["acc"] - b[key]["acc"]
+        noise = math.hypot(a[key]["noise"], b[key]["noise"])
+        kind = "seeds" if (a[key]["seed_std"] or 0) >= a[key]["sampling_se"] else "sampling"
+        rows.append([key[0], key[1], str(key[2]), key[3], pct(b[key]["acc"]), pct(a[key]["acc"]), signed(d),
+                     f"{pct(2 * noise)} ({kind})", verdict(d, noise)])
+    return table(["task", "setting", "shots", "languages", "base", run["name"], "Δ", "2σ", ""], rows)
+
+
+def icl_language_section(run: dict, base: dict, shots: int = 0, setting: str = "in-language") -> str:
+    rows = []
+    for task in sorted({r["task"] for r in run["icl"]["runs"]}):
+        a, b = icl_language_table(run, task, setting, shots), icl_language_table(base, task, setting, shots)
+        for lang in a:
+            if lang in b:
+                rows.append([task, lang, pct(b[lang]), pct(a[lang]), signed(a[lang] - b[lang])])
+    return table(["task", "language", "base", run["name"], "Δ"], rows)
+
+
+def compute_section(runs: list[dict]) -> str:
+    rows = []
+    for r in runs:
+        t = r.get("train") or {}
+        tokens = t.get("tokens")
+        frac = "–"
+        if tokens and r.get("pretraining_tokens"):
+            frac = f"{1000 * tokens / r['pretraining_tokens']:.2g}‰"
+        tm = r["timings"]
+        rows.append([r["name"], r["device"], str(t.get("steps", "–")), str(t.get("samples_seen", "–")),
+                     f"{tokens:,}" if tokens else "–", frac, f"{tm.get('train_s', 0):.0f}",
+                     f"{tm.get('tatoeba_s', 0):.0f}", f"{tm['tatoeba_dev_s']:.0f}" if "tatoeba_dev_s" in tm else "–",
+                     f"{tm.get('icl_s', 0):.0f}"])
+    return table(["run", "device", "steps", "samples", "tokens", "of pre-training", "train s", "Tatoeba s",
+                  "Tatoeba dev s", "ICL s"], rows)
+
+
+def setup_section(runs: list[dict]) -> str:
+    rows = []
+    for r in runs:
+        cfg = r["config"]
+        if r["align"]:
+            tr = cfg["train"]
+            c, m, tt = tr["contrastive"], tr["clm"], tr["training"]
+            what = (f"w_cl {c['weight']}, w_clm {m['weight']}, layer {r['layer']} ({c['layer']}), {c['pooling']}, "
+                    f"{'symmetric' if c['symmetric'] else 'one-directional'}{', centred' if c.get('center') else ''}, "
+                    f"τ {c['temperature']}; "
+                    f"{'LoRA r' + str(tr['lora']['r']) if tr['lora']['enabled'] else 'full'}, "
+                    f"lr {tt['learning_rate']}, "
+                    f"{tt['max_steps']} steps x {tt['per_device_train_batch_size']}")
+        else:
+            what = "base model, not trained"
+        rows.append([r["name"], r["model"], r["description"], what])
+    return table(["run", "model", "what", "settings"], rows)
