@@ -15,9 +15,9 @@ import importlib
 import sys
 
 from crossalign import __version__
-from crossalign.config import build_parser, parse_args
 from crossalign.errors import ConfigError, FetchError, InputError
 from crossalign.languages import UnknownLanguageError
+from crossalign.options import build_parser, parse_args
 
 # name -> (module, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -10,6 +10,16 @@ token like Llama/Gemma tokenizers do. Models are randomly initialised with a fix
 from __future__ import annotations
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    BloomConfig,
+    Gemma3TextConfig,
+    GPT2Config,
+    LlamaConfig,
+    PreTrainedTokenizerFast,
+    XGLMConfig,
+)
 
 ARCHITECTURES = ("llama", "gemma3", "xglm", "gpt2", "bloom")
 
@@ -24,8 +34,6 @@ _CORPUS = [
 
 
 def tiny_tokenizer(padding_side: str = "right", vocab_size: int = 400, add_bos: bool = True):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -49,13 +57,6 @@ def tiny_tokenizer(padding_side: str = "right", vocab_size: int = 400, add_bos: 
 
 
 def tiny_config(arch: str, tokenizer, layers: int = 4, hidden: int = 32, max_positions: int = 256):
-    from transformers import (
-        BloomConfig,
-        Gemma3TextConfig,
-        GPT2Config,
-        LlamaConfig,
-        XGLMConfig,
-    )
 
     ids = dict(
         vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
@@ -81,7 +82,6 @@ def tiny_config(arch: str, tokenizer, layers: int = 4, hidden: int = 32, max_pos
 
 
 def tiny_model(arch: str, tokenizer, seed: int = 0, **kwargs):
-    from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(tiny_config(arch, tokenizer, **kwargs))

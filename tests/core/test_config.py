@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from crossalign.config import (
+from crossalign.options import (
     ConfigError,
     build_parser,
     from_dict,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crossalign.config import load_config
+from crossalign.options import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

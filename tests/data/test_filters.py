@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from crossalign.config import from_dict
 from crossalign.data.filters import FilterConfig, filter_pairs, normalise, text_problem
 from crossalign.data.pairs import Pair
 from crossalign.errors import ConfigError
+from crossalign.options import from_dict
 
 
 def run(pairs, **kw):

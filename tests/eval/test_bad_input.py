@@ -127,7 +127,7 @@ def test_analyze_refuses_an_unwritable_output_before_the_model_loads(tmp_path, c
 def test_analyze_separability_flag_without_values_skips_it(tmp_path):
     from crossalign.cli import command_parser
     from crossalign.commands.analyze import Config
-    from crossalign.config import parse_args
+    from crossalign.options import parse_args
 
     parser, _ = command_parser("analyze")
     cfg = parse_args(Config, parser.parse_args(["--separability", "--output", str(tmp_path)]))

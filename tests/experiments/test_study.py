@@ -10,12 +10,12 @@ import torch
 import yaml
 
 from crossalign.cli import main as cli_main
-from crossalign.config import load_config
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import StudyConfig
 from crossalign.experiments.results import icl_cells, mean_and_se, per_language_retrieval, verdict
 from crossalign.experiments.study import load_experiment, planned
 from crossalign.experiments.tables import pct
+from crossalign.options import load_config
 from crossalign.testing import tiny_model, tiny_tokenizer
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from crossalign.cli import main as cli_main
-from crossalign.config import load_config
 from crossalign.errors import ConfigError
+from crossalign.options import load_config
 from crossalign.train.config import TrainConfig
 from crossalign.train.samples import read_samples
 

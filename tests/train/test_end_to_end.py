@@ -15,10 +15,10 @@ from safetensors import safe_open
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from crossalign.cli import main as cli_main
-from crossalign.config import from_dict
+from crossalign.options import from_dict
 from crossalign.testing import assert_close
 from crossalign.train.config import TrainConfig
-from crossalign.train.run import build_run, finish_run
+from crossalign.train.wiring import build_run, finish_run
 
 
 def make_cfg(ckpt: Path, samples: Path, out: Path, **over) -> TrainConfig:

@@ -13,7 +13,7 @@ from crossalign.errors import InputError
 from crossalign.model.adapt import enable_gradient_checkpointing
 from crossalign.model.alignment import AlignmentModel
 from crossalign.testing import assert_grads_close, tiny_model, tiny_tokenizer
-from crossalign.train.run import build_run, finish_run
+from crossalign.train.wiring import build_run, finish_run
 
 from .test_end_to_end import make_cfg, quiet
 

@@ -69,7 +69,7 @@ def test_packed_lm_loss_equals_padded(arch, right_tokenizer, make_items):
 def test_run_packs_pairs_when_the_model_can(arch, batching, tiny_checkpoints, samples_file, tmp_path):
     """crossalign train runs the contrastive pass packed whenever the model's packing mode is
     verified, whatever the LM batching; BLOOM (no packing mode) keeps padded pairs."""
-    from crossalign.train.run import build_run
+    from crossalign.train.wiring import build_run
 
     from .test_end_to_end import make_cfg, quiet
 

@@ -40,11 +40,11 @@ from crossalign.analysis.pooling_variants import POOLING_VARIANTS, parse_variant
 from crossalign.analysis.projection import PROJECTION_METHODS
 from crossalign.analysis.report import write_report
 from crossalign.analysis.runner import RECOMMEND_METRICS, measure_model, projections, resolve_layers
-from crossalign.config import CONFIG_FILENAME, save_config, to_dict
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
 from crossalign.io import check_output_dir, check_output_file
 from crossalign.model.load import ModelConfig, check_model_source, load_model, load_tokenizer
+from crossalign.options import CONFIG_FILENAME, save_config, to_dict
 
 
 @dataclass

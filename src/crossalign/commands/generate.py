@@ -45,7 +45,6 @@ from pathlib import Path
 
 import yaml
 
-from crossalign.config import to_dict
 from crossalign.data.filters import FilterConfig
 from crossalign.data.generate import MODES, Sample, generate_samples
 from crossalign.data.instructions import InstructionSet, read_instructions
@@ -55,6 +54,7 @@ from crossalign.data.templates import Templates
 from crossalign.errors import ConfigError, InputError, OutputPathError
 from crossalign.io import atomic_write, check_output_file
 from crossalign.languages import UnknownLanguageError, normalize
+from crossalign.options import to_dict
 
 STATS_SUFFIX = ".stats.json"  # x.jsonl -> x.stats.json
 CONFIG_SUFFIX = ".config.yaml"  # x.jsonl -> x.config.yaml

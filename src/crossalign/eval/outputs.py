@@ -16,7 +16,7 @@ import torch
 import transformers
 
 import crossalign
-from crossalign.eval.runner import markdown_table
+from crossalign.eval.summary import markdown_table
 from crossalign.io import write_json, write_jsonl, write_text
 
 

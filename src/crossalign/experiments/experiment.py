@@ -8,7 +8,7 @@ stage depends on, written last):
 - data: the alignment pairs read, cleaned and split into train / dev (held-out pairs per
   language, never trained on), and translation-mode instruction samples; shared by every
   experiment with the same data settings (``<root>/data/<fingerprint>``);
-- train (aligned runs): :func:`crossalign.train.run.build_run` on those samples; ``layer:
+- train (aligned runs): :func:`crossalign.train.wiring.build_run` on those samples; ``layer:
   auto`` is resolved on held-out *training* samples and dev retrieval is logged while training;
 - measure: Tatoeba retrieval at every layer and pooling (test), projections (PCA) at every
   layer, and few-shot ICL once per prompt setting, on the final model only.
@@ -24,12 +24,12 @@ import json
 import time
 from pathlib import Path
 
-from crossalign.config import save_config, to_dict
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig
 from crossalign.experiments.measure import device_name, measure_stage
 from crossalign.experiments.tatoeba import best_dev_layer, dev_stage
 from crossalign.io import write_json
+from crossalign.options import save_config, to_dict
 from crossalign.pipeline.cache import fingerprint
 from crossalign.pipeline.data import data_stage
 from crossalign.pipeline.model import model_stage

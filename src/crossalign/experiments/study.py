@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from crossalign.config import _merge, _set_nested, from_dict, load_yaml, save_config
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig, StudyConfig
 from crossalign.experiments.experiment import run_experiment
 from crossalign.experiments.report import write_study_report
+from crossalign.options import _merge, _set_nested, from_dict, load_yaml, save_config
 
 
 def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:

@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from crossalign.analysis.inputs import group_by_language
-from crossalign.config import to_dict
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig
@@ -26,6 +25,7 @@ from crossalign.io import write_json
 from crossalign.model.adapt import add_lora
 from crossalign.model.layers import num_layers
 from crossalign.model.load import load_model, load_tokenizer
+from crossalign.options import to_dict
 from crossalign.pipeline.cache import fingerprint, is_done, mark_done
 from crossalign.retrieval import peak_layer
 from crossalign.train.checkpoint import load_lm_weights

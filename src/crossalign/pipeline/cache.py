@@ -17,8 +17,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from crossalign.config import to_dict
 from crossalign.io import write_json
+from crossalign.options import to_dict
 
 DONE = "done.json"
 

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from crossalign.config import save_config
+from crossalign.options import save_config
 from crossalign.pipeline.cache import fingerprint, is_done, mark_done
 from crossalign.train.config import TrainConfig
 from crossalign.train.resume import checkpoints, resumable
-from crossalign.train.run import TrainingRun, build_run, finish_run
+from crossalign.train.wiring import TrainingRun, build_run, finish_run
 
 
 def training_stage(t: TrainConfig, say, describe: Callable[[TrainingRun], dict] | None = None) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from crossalign.config import save_config
+from crossalign.options import save_config
 from crossalign.pipeline.data import data_stage
 from crossalign.pipeline.model import model_stage
 from crossalign.pipeline.training import training_stage

@@ -28,8 +28,8 @@ from crossalign.pipeline.data import heldout_by_language
 from crossalign.pipeline.icl import hub_reachable, run_icl
 from crossalign.quickstart.config import QuickstartConfig
 from crossalign.train.config import TrainConfig
+from crossalign.train.inputs import heldout_split
 from crossalign.train.monitor import choose_layer
-from crossalign.train.run import heldout_split
 from crossalign.train.samples import read_samples
 
 

@@ -16,10 +16,12 @@ import json
 from pathlib import Path
 
 import torch
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file
 from torch import nn
 
-from crossalign.config import save_config
 from crossalign.io import atomic_dir, write_json
+from crossalign.options import save_config
 
 
 def _is_peft(model: nn.Module) -> bool:
@@ -27,7 +29,6 @@ def _is_peft(model: nn.Module) -> bool:
 
 
 def _read_safetensors(folder: Path, name: str) -> dict[str, torch.Tensor] | None:
-    from safetensors.torch import load_file
 
     single = folder / f"{name}.safetensors"
     index = folder / f"{name}.safetensors.index.json"
@@ -46,7 +47,6 @@ def load_lm_weights(lm: nn.Module, checkpoint: str | Path) -> None:
     """Load weights saved by the trainer's ``_save`` (full model or LoRA adapter) into ``lm``."""
     folder = Path(checkpoint)
     if _is_peft(lm):
-        from peft import set_peft_model_state_dict
 
         state = _read_safetensors(folder, "adapter_model")
         if state is None:

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from crossalign.config import CONFIG_FILENAME, from_dict, to_dict
 from crossalign.errors import ConfigError
+from crossalign.options import CONFIG_FILENAME, from_dict, to_dict
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"

@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 
-from crossalign.config import save_config
 from crossalign.io import write_json
 from crossalign.losses.gather import all_reduce_sum
+from crossalign.options import save_config
 from crossalign.train.checkpoint import load_lm_weights
 from crossalign.train.objective import TERMS, afp_loss, step_totals
 

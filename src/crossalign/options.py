@@ -1,4 +1,4 @@
-"""Typed configuration: dataclasses mirrored by YAML files and command-line flags.
+"""Options: command configurations as dataclasses, read from YAML files and command-line flags.
 
 Every command takes one dataclass (which may nest others). Values are resolved in this
 order, later winning: the dataclass defaults, the YAML file given with ``--config``, then

@@ -1,6 +1,6 @@
 """Wiring of a training run: model, data, layer choice, Trainer, final save.
 
-    from crossalign.train.run import run_training
+    from crossalign.train.wiring import run_training
     run_training(TrainConfig(...))
 
 Used by ``crossalign train`` (:mod:`crossalign.commands.train`); every piece it wires is a
@@ -9,122 +9,32 @@ library function that can be used on its own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers import set_seed
 
-from crossalign.config import save_config
+from crossalign.data.collate import AlignmentCollator
 from crossalign.errors import ConfigError, InputError
 from crossalign.io import check_output_dir
-from crossalign.model.layers import num_layers, resolve_layer, text_config
-from crossalign.model.load import check_model_source
+from crossalign.model.adapt import add_lora, enable_gradient_checkpointing, freeze_embeddings, trainable_parameters
+from crossalign.model.alignment import AlignmentModel
+from crossalign.model.layers import num_layers, resolve_layer
+from crossalign.model.lm_head import check_output_head
+from crossalign.model.load import check_model_source, load_model, load_tokenizer
+from crossalign.model.packing import packing_mode
+from crossalign.options import save_config
+from crossalign.train.arguments import training_arguments
+from crossalign.train.checkpoint import save_final_model
 from crossalign.train.config import TrainConfig
+from crossalign.train.dataset import tokenize_samples
+from crossalign.train.inputs import check_lengths, heldout_split, trainable_model_config
+from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
 from crossalign.train.resume import clear_checkpoints, plan_start
-
-MAX_POSITION_KEYS = ("max_position_embeddings", "n_positions", "seq_length")
-
-
-def model_max_length(lm) -> int | None:
-    """The longest sequence the model's position encoding allows (None: no limit, e.g. ALiBi)."""
-    cfg = text_config(lm)
-    for key in MAX_POSITION_KEYS:
-        value = getattr(cfg, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
-def check_lengths(cfg: TrainConfig, lm) -> None:
-    limit = model_max_length(lm)
-    for name, value in (
-        ("clm.max_length", cfg.clm.max_length),
-        ("contrastive.max_length", cfg.contrastive.max_length),
-    ):
-        if limit is not None and value > limit:
-            raise ConfigError(f"{name} = {value} is longer than the model allows ({limit} positions)")
-
-
-def trainable_model_config(model_cfg):
-    """A GGUF model is trained from a standard checkpoint converted once into the crossalign cache:
-    transformers cannot ``save_pretrained`` a model loaded from GGUF."""
-    from dataclasses import replace
-
-    path = Path(model_cfg.name_or_path)
-    if model_cfg.gguf_file:
-        path = path / model_cfg.gguf_file
-    if path.suffix != ".gguf":
-        return model_cfg
-    if not path.is_file():
-        raise InputError("GGUF file not found (download it first to train from it)", path)
-    from crossalign.model.gguf import convert_gguf
-    from crossalign.wheels import cache_root
-
-    out = cache_root() / "converted" / f"{path.stem}-{path.stat().st_size}"
-    if not (out / "crossalign_provenance.json").is_file():
-        convert_gguf(path, out)
-    return replace(model_cfg, name_or_path=str(out), gguf_file=None)
-
-
-def heldout_split(samples, n: int):
-    """The last ``n`` samples with a pair are held out (not trained on) for retrieval scoring."""
-    if n <= 0:
-        return samples, [], []
-    idx = [i for i, s in enumerate(samples) if s.src is not None][-n:]
-    if len(idx) < 2:
-        raise InputError(f"monitor.heldout = {n} but the training file has fewer than 2 pairs to hold out")
-    held = set(idx)
-    train = [s for i, s in enumerate(samples) if i not in held]
-    if not train:
-        raise InputError("monitor.heldout holds out every sample: nothing is left to train on")
-    return train, [samples[i].src for i in idx], [samples[i].tgt for i in idx]
-
-
-def _bf16(flag: str) -> bool:
-    if flag == "auto":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return flag == "true"
-
-
-def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def training_arguments(cfg: TrainConfig):
-    from transformers import TrainingArguments
-
-    t = cfg.training
-    report = [r for r in t.report_to if r != "none"] or "none"
-    backend = None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        backend = t.ddp_backend or ("nccl" if torch.cuda.is_available() else "gloo")
-    return TrainingArguments(
-        output_dir=t.output_dir,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler_type,
-        warmup_steps=t.warmup_ratio,
-        weight_decay=t.weight_decay,
-        max_grad_norm=t.max_grad_norm,
-        max_steps=t.max_steps,
-        per_device_train_batch_size=t.per_device_train_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        bf16=_bf16(t.bf16),
-        seed=t.seed,
-        data_seed=t.seed,
-        logging_steps=t.logging_steps,
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        report_to=report,
-        remove_unused_columns=False,
-        dataloader_num_workers=t.dataloader_num_workers,
-        ddp_backend=backend,
-        # Early exit and batches without LM or pair data leave some parameters unused in a step.
-        ddp_find_unused_parameters=True,
-        disable_tqdm=not _is_main_process(),
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
+from crossalign.train.samples import read_samples
+from crossalign.train.trainer import AlignmentTrainer
 
 
 @dataclass
@@ -152,23 +62,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path |
 
 
 def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingRun:
-    from transformers import set_seed
 
-    from crossalign.data.collate import AlignmentCollator
-    from crossalign.model.adapt import (
-        add_lora,
-        enable_gradient_checkpointing,
-        freeze_embeddings,
-        trainable_parameters,
-    )
-    from crossalign.model.alignment import AlignmentModel
-    from crossalign.model.lm_head import check_output_head
-    from crossalign.model.load import load_model, load_tokenizer
-    from crossalign.model.packing import packing_mode
-    from crossalign.train.dataset import tokenize_samples
-    from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
-    from crossalign.train.samples import read_samples
-    from crossalign.train.trainer import AlignmentTrainer
 
     t = cfg.training
     if not cfg.data.train_file:
@@ -306,7 +200,6 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
 
 
 def finish_run(run: TrainingRun) -> Path | None:
-    from crossalign.train.checkpoint import save_final_model
 
     cfg, t, say, monitor, lm = run.cfg, run.cfg.training, run.say, run.monitor, run.lm
     if monitor is not None:
