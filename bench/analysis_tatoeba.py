@@ -29,7 +29,7 @@ from crossalign.analysis.inputs import group_by_language
 from crossalign.analysis.layer_metrics import analyze_layer
 from crossalign.analysis.projection import projection_at
 from crossalign.analysis.report import write_report
-from crossalign.analysis.representations import encode_pairs
+from crossalign.analysis.representations import encode_representations
 from crossalign.analysis.runner import recommend_layer, recommendation, results_header
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.model.layers import num_layers
@@ -69,7 +69,7 @@ def main() -> None:
 
     t1 = time.perf_counter()
     poolings = args.poolings.split(",")
-    reps = encode_pairs(model, tok, by_lang, range(n + 1), poolings, batch_size=args.batch_size,
+    reps = encode_representations(model, tok, by_lang, range(n + 1), poolings, batch_size=args.batch_size,
                         cache_dir=args.cache_dir, pivot="en", progress=bool(os.isatty(2)))
     t_encode = time.perf_counter() - t1
     print(f"encoded {reps.num_rows} sentences at {n + 1} layers x {len(poolings)} poolings "

@@ -53,8 +53,8 @@ def load(model_name: str, device: torch.device):
 
 
 def build_items(tok, batch: int, max_length: int, offset: int):
+    from crossalign.data.samples import TrainSample
     from crossalign.train.dataset import tokenize_samples
-    from crossalign.train.samples import TrainSample
 
     rows = []
     with (SHARED / "parallel" / "ddtp.en-zh.tsv").open(encoding="utf-8") as f:

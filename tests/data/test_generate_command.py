@@ -170,7 +170,7 @@ def test_config_errors(tmp_path, capsys):
 
 
 def test_output_is_what_the_trainer_reads(tmp_path):
-    from crossalign.train.samples import read_samples
+    from crossalign.data.samples import read_samples
 
     out = tmp_path / "s.jsonl"
     assert cli.main(["generate", "--pairs.paths", str(tsv(tmp_path, 20)), "--output", str(out)]) == 0

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from crossalign.data.collate import AlignmentCollator
+from crossalign.data.samples import TrainSample
 from crossalign.model.alignment import AlignmentModel
 from crossalign.model.layers import num_layers
 from crossalign.model.lm_head import check_output_head, head_logits, output_head
@@ -14,7 +15,6 @@ from crossalign.model.packing import packing_mode
 from crossalign.model.pooling import pool
 from crossalign.testing import ARCHITECTURES, assert_close, assert_grads_close, tiny_model
 from crossalign.train.dataset import tokenize_samples
-from crossalign.train.samples import TrainSample
 
 SAMPLES = [
     TrainSample(

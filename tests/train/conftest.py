@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from crossalign.data.samples import TrainSample
 from crossalign.train.dataset import tokenize_samples
-from crossalign.train.samples import TrainSample
 
 PAIRS = [
     ("The cat sits on the mat.", "猫坐在垫子上。"),

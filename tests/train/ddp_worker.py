@@ -11,12 +11,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from crossalign.data.collate import AlignmentCollator
+from crossalign.data.samples import TrainSample
 from crossalign.losses.gather import all_reduce_sum
 from crossalign.model.alignment import AlignmentModel
 from crossalign.testing import tiny_model, tiny_tokenizer
 from crossalign.train.dataset import tokenize_samples
 from crossalign.train.objective import afp_loss
-from crossalign.train.samples import TrainSample
 
 SENTENCES = [
     ("The cat sits on the mat.", "猫坐在垫子上。"),

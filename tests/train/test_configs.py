@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from crossalign.cli import main as cli_main
+from crossalign.data.samples import read_samples
 from crossalign.errors import ConfigError
 from crossalign.options import load_config
 from crossalign.train.config import TrainConfig
-from crossalign.train.samples import read_samples
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from crossalign.data.collate import AlignmentCollator
+from crossalign.data.samples import TrainSample, read_samples
 from crossalign.errors import InputError
 from crossalign.train.dataset import IGNORE, tokenize_samples
-from crossalign.train.samples import TrainSample, read_samples
 
 
 def test_reader_reads_generated_shape(samples_file):

@@ -9,11 +9,11 @@ import torch
 from transformers import TrainingArguments
 
 from crossalign.data.collate import AlignmentCollator
+from crossalign.data.samples import read_samples
 from crossalign.model.alignment import AlignmentModel
 from crossalign.testing import assert_grads_close, tiny_model, tiny_tokenizer
 from crossalign.train.dataset import tokenize_samples
 from crossalign.train.objective import afp_loss, step_totals
-from crossalign.train.samples import read_samples
 from crossalign.train.trainer import AlignmentTrainer
 
 
@@ -52,7 +52,8 @@ def _one_sgd_step(tmp_path, data, tok, batch, accum, w_cl, name, **loss_options)
     )
     recorder = Recorder(AlignmentCollator(tok.pad_token_id, tok.padding_side, "packing"))
     trainer = AlignmentTrainer(
-        model=module, args=args, train_dataset=data, data_collator=recorder, w_cl=w_cl, w_clm=1.5, **loss_options
+        model=module, args=args, train_dataset=data, data_collator=recorder, weights={"cl": w_cl, "clm": 1.5},
+        **loss_options,
     )
     trainer.train()
     grads = {n: before[n] - p.detach() for n, p in module.named_parameters()}

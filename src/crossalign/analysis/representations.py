@@ -1,7 +1,7 @@
 """Per-layer pooled representations of parallel sentences, kept on disk one file per layer.
 
     pairs = {"de": (english_sentences, german_sentences), "fr": (...)}
-    with encode_pairs(model, tok, pairs, layers=[0, 6, 12], cache_dir="cache/reps") as reps:
+    with encode_representations(model, tok, pairs, layers=[0, 6, 12], cache_dir="cache/reps") as reps:
         eng, deu = reps.pair("mean", 12, "de")  # (n, H) arrays read from the memory map
 
 The sentences of every language are encoded once, in batches sorted by length over the
@@ -66,7 +66,7 @@ class Representations:
     hidden_size: int
     meta: dict = field(default_factory=dict)
     temporary: bool = False
-    encode_s: float = 0.0  # how long encode_pairs took to compute the files (or find them cached)
+    encode_s: float = 0.0  # how long encode_representations took to compute the files (or find them cached)
 
     @property
     def languages(self) -> list[str]:
@@ -157,7 +157,7 @@ def sentences_fingerprint(sentences: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def encode_pairs(
+def encode_representations(
     model,
     tokenizer,
     pairs_by_lang: PairsByLang,

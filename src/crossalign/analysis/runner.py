@@ -25,7 +25,7 @@ import torch
 
 from crossalign.analysis.layer_metrics import analyze_representations
 from crossalign.analysis.projection import PROJECTION_METHODS, projection_at
-from crossalign.analysis.representations import PairsByLang, Representations, encode_pairs
+from crossalign.analysis.representations import PairsByLang, Representations, encode_representations
 from crossalign.errors import ConfigError
 from crossalign.model.layers import num_layers, resolve_layer
 from crossalign.retrieval import peak_layer
@@ -117,8 +117,8 @@ def measure_model(
         raise ConfigError(f"{option}: {exc}") from None
     settings = dict(metric_kwargs)
     metric_kwargs.setdefault("device", next(model.parameters()).device)
-    reps = encode_pairs(model, tokenizer, pairs_by_lang, wanted, pooling, include_special, batch_size, max_length,
-                        cache_dir, pivot, progress=progress, desc=desc)
+    reps = encode_representations(model, tokenizer, pairs_by_lang, wanted, pooling, include_special, batch_size,
+                                  max_length, cache_dir, pivot, progress=progress, desc=desc)
     try:
         results = results_header(model, reps, seed, settings)
         if name is not None:

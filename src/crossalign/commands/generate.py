@@ -46,8 +46,9 @@ from pathlib import Path
 import yaml
 
 from crossalign.data.filters import FilterConfig
-from crossalign.data.generate import MODES, Sample, generate_samples
+from crossalign.data.generate import MODES, generate_samples
 from crossalign.data.instructions import InstructionSet, read_instructions
+from crossalign.data.samples import Sample
 from crossalign.data.sources import PairsSpec, load_pairs
 from crossalign.data.stats import GenerationStats
 from crossalign.data.templates import Templates

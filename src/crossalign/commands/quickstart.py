@@ -30,7 +30,7 @@ Config = QuickstartConfig
 def main(cfg: Config) -> int:
     # Here, not at the top: `crossalign quickstart --help` needs the Config only; the pipeline costs
     # ~5 s more to import (7.3 s vs 2.6 s, `python -c "import ..."`).
-    from crossalign.quickstart.pipeline import run_quickstart
+    from crossalign.quickstart.runner import run_quickstart
 
     start = time.perf_counter()
     say = lambda msg: print(f"[quickstart] {msg}", flush=True)

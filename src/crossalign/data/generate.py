@@ -41,39 +41,16 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from crossalign.data.filters import normalise
 from crossalign.data.instructions import InstructionSet
 from crossalign.data.pairs import Pair
+from crossalign.data.samples import Sample
 from crossalign.data.stats import GenerationStats
 from crossalign.data.templates import Templates, render_instruction, render_translation
 from crossalign.errors import ConfigError, InputError
 
 MODES = ("bilingual", "multilingual", "translation")
-
-
-@dataclass(frozen=True)
-class Sample:
-    pair: Pair  # contrastive pair
-    prompt: str
-    response: str
-    prompt_lang: str
-    response_lang: str
-    mode: str
-    template: str
-    origin: str | None = None  # where the instruction sample's text came from
-
-    def to_dict(self) -> dict:
-        pair = {k: getattr(self.pair, k) for k in ("src_lang", "tgt_lang", "src", "tgt")}
-        out = {
-            "pair": pair, "prompt": self.prompt, "response": self.response,
-            "prompt_lang": self.prompt_lang, "response_lang": self.response_lang,
-            "mode": self.mode, "template": self.template,
-        }
-        if self.origin is not None:
-            out["origin"] = self.origin
-        return out
 
 
 def repeat_indices(n: int, repeat: float, rng: random.Random) -> tuple[list[int], int, int]:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from crossalign.errors import ConfigError, InputError
 from crossalign.eval.tasks import TaskSpec
+from crossalign.io import iter_jsonl, iter_lines
 
 
 def load_items(spec: TaskSpec, lang: str, split: str, data_dir: str | Path | None = None,
@@ -144,11 +145,10 @@ class _ItemMap:
 
 
 def _lines(path: Path):
-    with open(path, encoding="utf-8", newline="") as handle:
-        for n, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield n, line
+    """``(line number, text)`` of the non-blank lines (read by :func:`crossalign.io.iter_lines`)."""
+    for n, line in iter_lines(path):
+        if line.strip():
+            yield n, line
 
 
 def _columns(path: Path, n: int, line: str, names: list[str]) -> list[str]:
@@ -204,11 +204,7 @@ def _tsv(path: Path, spec: TaskSpec, lang: str) -> list[dict]:
 def _jsonl(path: Path, spec: TaskSpec, lang: str) -> list[dict]:
     m = _ItemMap(spec)
     items: list[dict] = []
-    for n, line in _lines(path):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", path, n) from None
+    for n, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise InputError("expected a JSON object", path, n)
         for f in (*m.fields, m.label):

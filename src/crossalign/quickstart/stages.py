@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from crossalign.analysis.runner import analyze_model
+from crossalign.data.samples import read_samples
 from crossalign.io import write_json
 from crossalign.model.layers import num_layers, resolve_layer
 from crossalign.model.load import load_model, load_tokenizer
@@ -30,7 +31,6 @@ from crossalign.quickstart.config import QuickstartConfig
 from crossalign.train.config import TrainConfig
 from crossalign.train.inputs import heldout_split
 from crossalign.train.monitor import choose_layer
-from crossalign.train.samples import read_samples
 
 
 # ---------------------------------------------------------------- measurements

@@ -192,6 +192,10 @@ class TrainConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
+    def loss_weights(self) -> dict[str, float]:
+        """The weight of each term of the objective (``train/objective.py`` TERMS), by name."""
+        return {"cl": self.contrastive.weight, "clm": self.clm.weight}
+
     def validate(self) -> None:
         if self.contrastive.weight < 0 or self.clm.weight < 0:
             raise ConfigError("contrastive.weight and clm.weight must be >= 0")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from torch.utils.data import Dataset
 
-from crossalign.train.samples import TrainSample
+from crossalign.data.samples import TrainSample
 
 IGNORE = -100
 

@@ -43,8 +43,7 @@ class AlignmentTrainer(Trainer):
     def __init__(
         self,
         *args,
-        w_cl: float = 1.0,
-        w_clm: float = 1.5,
+        weights: dict[str, float] | None = None,
         temperature: float = 0.05,
         symmetric: bool = False,
         center: bool = False,
@@ -54,8 +53,11 @@ class AlignmentTrainer(Trainer):
     ):
         super().__init__(*args, **kwargs)
         self.run_config = run_config  # saved into every checkpoint: resuming checks it (train/resume.py)
-        # by term of objective.TERMS; a term not given a weight here is off
-        self.weights = {**dict.fromkeys(TERMS, 0.0), "cl": float(w_cl), "clm": float(w_clm)}
+        # by term of objective.TERMS (default: each term's default weight); a weight of 0 turns a term off
+        unknown = set(weights or {}) - set(TERMS)
+        if unknown:
+            raise ValueError(f"unknown loss terms {sorted(unknown)}; valid terms: {', '.join(TERMS)}")
+        self.weights = {name: float((weights or {}).get(name, term.weight)) for name, term in TERMS.items()}
         self.temperature, self.symmetric, self.center = float(temperature), bool(symmetric), bool(center)
         self.monitor = monitor
         # per term: sum, count and metrics since the last log (global terms counted once, local ones

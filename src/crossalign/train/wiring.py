@@ -17,6 +17,7 @@ import torch
 from transformers import set_seed
 
 from crossalign.data.collate import AlignmentCollator
+from crossalign.data.samples import read_samples
 from crossalign.errors import ConfigError, InputError
 from crossalign.io import check_output_dir
 from crossalign.model.adapt import add_lora, enable_gradient_checkpointing, freeze_embeddings, trainable_parameters
@@ -33,7 +34,6 @@ from crossalign.train.dataset import tokenize_samples
 from crossalign.train.inputs import check_lengths, heldout_split, trainable_model_config
 from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
 from crossalign.train.resume import clear_checkpoints, plan_start
-from crossalign.train.samples import read_samples
 from crossalign.train.trainer import AlignmentTrainer
 
 
@@ -180,8 +180,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         data_collator=collator,
         processing_class=tokenizer,
         callbacks=[MonitorCallback(monitor)] if monitor else None,
-        w_cl=cfg.contrastive.weight,
-        w_clm=cfg.clm.weight,
+        weights=cfg.loss_weights(),
         temperature=cfg.contrastive.temperature,
         symmetric=cfg.contrastive.symmetric,
         center=cfg.contrastive.center,

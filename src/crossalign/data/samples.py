@@ -1,4 +1,7 @@
-"""Reading the training samples written by ``crossalign generate`` (JSON lines).
+"""The training sample: one JSON line of ``crossalign generate``'s output, written and read here.
+
+    rows = (Sample(pair, prompt, response, ...).to_dict() for ...)   # written by generate
+    samples = read_samples("samples.jsonl")                            # read by train
 
 One sample per line::
 
@@ -7,7 +10,8 @@ One sample per line::
      "prompt": "... Answer in Chinese:", "response": " ...", ...}
 
 A sample may carry only the pair (contrastive only) or only prompt and response (LM
-only); other keys are ignored. The field names live here and nowhere else. A malformed
+only); other keys (languages, mode, template, origin) are kept for people, ignored by training.
+The field names live here and nowhere else. A malformed
 line is an :class:`~crossalign.errors.InputError` naming ``file:line``.
 """
 
@@ -16,11 +20,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from crossalign.data.pairs import Pair
 from crossalign.errors import InputError
 from crossalign.io import iter_jsonl
 
 PAIR, SRC, TGT, HARD_NEGATIVE = "pair", "src", "tgt", "hard_negative"
 PROMPT, RESPONSE = "prompt", "response"
+
+
+@dataclass(frozen=True)
+class Sample:
+    pair: Pair  # contrastive pair
+    prompt: str
+    response: str
+    prompt_lang: str
+    response_lang: str
+    mode: str
+    template: str
+    origin: str | None = None  # where the instruction sample's text came from
+
+    def to_dict(self) -> dict:
+        pair = {k: getattr(self.pair, k) for k in ("src_lang", "tgt_lang", SRC, TGT)}
+        out = {
+            PAIR: pair, PROMPT: self.prompt, RESPONSE: self.response,
+            "prompt_lang": self.prompt_lang, "response_lang": self.response_lang,
+            "mode": self.mode, "template": self.template,
+        }
+        if self.origin is not None:
+            out["origin"] = self.origin
+        return out
 
 
 @dataclass(frozen=True)
