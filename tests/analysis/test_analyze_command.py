@@ -126,3 +126,16 @@ def test_hub_dataset_layout_and_jsonl(saved_models, tmp_path, make_pairs):
         report = json.loads((out / "analysis.json").read_text())["runs"]["base"]
         assert report["pairs"] == ({"de": 8} if name == "hf" else {"fr": 8})
         assert not list(out.glob("projection_*.png"))
+
+
+def test_projection_layer_out_of_range_is_refused_before_encoding(saved_models, tatoeba_dir, tmp_path, capsys,
+                                                                  monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sentences were encoded before projection_layers was checked")
+
+    monkeypatch.setattr("crossalign.commands.analyze.measure_model", refuse)
+    out = tmp_path / "run"
+    assert _run("--model.name_or_path", saved_models[0], "--pairs.paths", tatoeba_dir, "--projection-layers", "9",
+                "--output", out) == 2
+    assert "projection_layers: layer 9 does not exist" in capsys.readouterr().err
+    assert not out.exists()

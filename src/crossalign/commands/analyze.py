@@ -43,6 +43,7 @@ from crossalign.analysis.runner import RECOMMEND_METRICS, measure_model, project
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
 from crossalign.io import check_output_dir, check_output_file
+from crossalign.model.layers import num_layers
 from crossalign.model.load import ModelConfig, check_model_source, load_model, load_tokenizer
 from crossalign.options import CONFIG_FILENAME, save_config, to_dict
 
@@ -127,6 +128,7 @@ def _measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str, opt
     """Load one model and measure it: ``(results, reps)``; the model is freed before the next loads."""
     print(f"[{label}] loading {model_cfg.name_or_path}", file=sys.stderr, flush=True)
     model, tok = load_model(model_cfg, option=option), load_tokenizer(model_cfg, option=option)
+    _projection_layers(cfg, num_layers(model))  # a layer the model lacks: refused before any encoding
     results, reps = measure_model(
         model, tok, by_lang, layers=cfg.layers, pooling=cfg.pooling, include_special=cfg.include_special,
         batch_size=cfg.batch_size, cache_dir=cfg.cache_dir, max_length=cfg.max_length, pivot=cfg.pivot,
@@ -139,6 +141,17 @@ def _measure(cfg: Config, model_cfg: ModelConfig, by_lang: dict, label: str, opt
     del model
     gc.collect()
     return results, reps
+
+
+def _projection_layers(cfg: Config, n_layers: int) -> list[int] | None:
+    """The explicit ``projection_layers`` resolved for a model of ``n_layers`` (None: auto or none)."""
+    spec = (cfg.projection_layers or "none").strip().lower()
+    if spec in ("auto", "none", ""):
+        return None
+    try:
+        return resolve_layers(cfg.projection_layers, n_layers)
+    except ValueError as exc:
+        raise ConfigError(f"projection_layers: {exc}") from None
 
 
 def check_outputs(cfg: Config) -> None:
@@ -172,7 +185,7 @@ def main(cfg: Config) -> int:
             if cfg.projection_layers.strip().lower() == "auto":
                 wanted = sorted({results["recommended"]["layer"] for _, results, _ in analysed})
             else:
-                wanted = resolve_layers(cfg.projection_layers, analysed[0][1]["num_layers"])
+                wanted = _projection_layers(cfg, analysed[0][1]["num_layers"])
             for label, results, reps in analysed:
                 results["projections"] = projections(reps, pooling, wanted, cfg.projection_max_per_language,
                                                      cfg.seed, cfg.projection_methods, option="projection_layers")

@@ -1,16 +1,8 @@
 """The study's report: ``docs/results.md`` and its figures, generated from the runs' ``results.json``.
 
-Every number in the report is computed here from the results files; nothing is typed by hand.
-Noise is stated next to every comparison:
-
-- ICL with demonstrations: the standard deviation over demonstration seeds of the
-  language-averaged accuracy, or the sampling standard error below when that is larger (three
-  seeds can agree by chance); a difference of two runs is compared with ``sqrt(s_a^2 + s_b^2)``;
-- 0-shot ICL and Tatoeba (no seed to vary): the binomial sampling standard error of the
-  language-averaged accuracy, ``sqrt(sum_l p_l (1 - p_l) / n_l) / L``, combined the same way.
-  The items are the same before and after alignment, so this is conservative for a difference.
-
-A difference is called a gain (or a loss) only when it exceeds twice that noise.
+Every number in the report is computed from the results files; nothing is typed by hand. The
+noise stated next to every comparison, and when a difference counts as a gain, is defined in
+:mod:`crossalign.experiments.results`; the sections are in :mod:`crossalign.experiments.sections`.
 """
 
 from __future__ import annotations
