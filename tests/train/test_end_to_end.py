@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from crossalign.cli import main as cli_main
 from crossalign.options import from_dict
-from crossalign.testing import assert_close
+from crossalign.testing import assert_close, assert_grads_close
 from crossalign.train.config import TrainConfig
 from crossalign.train.wiring import build_run, finish_run
 
@@ -174,46 +175,42 @@ def test_bad_input_is_a_clear_error(tiny_checkpoints, samples_file, tmp_path, ca
     assert "monitor.heldout" in capsys.readouterr().err
 
 
-def test_torchrun_two_processes_trains_through_the_cli(tiny_checkpoints, samples_file, tmp_path):
-    out = tmp_path / "ddp"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "crossalign.cli",
-            "train",
-            "--model.name_or_path",
-            str(tiny_checkpoints["gemma3"]),
-            "--data.train_file",
-            str(samples_file),
-            "--training.output_dir",
-            str(out),
-            "--training.max_steps",
-            "2",
-            "--training.logging_steps",
-            "1",
-            "--training.report_to",
-            "none",
-            "--clm.max_length",
-            "128",
-            "--contrastive.layer",
-            "auto",
-            "--monitor.heldout",
-            "4",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+WORKER = Path(__file__).with_name("ddp_cli_worker.py")
+
+
+def _cli_train(argv, dump, nproc):
+    """``crossalign train`` through the CLI on ``nproc`` CPU processes; each rank's final parameters."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", CROSSALIGN_TEST_DUMP=str(dump))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WORKER.parent), env.get("PYTHONPATH")]))
+    launch = [sys.executable] + (["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
+                                 if nproc > 1 else [])
+    proc = subprocess.run([*launch, str(WORKER), "train", *argv], env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
-    assert [h["step"] for h in state["log_history"] if "loss/cl" in h] == [1, 2]
-    assert AutoModelForCausalLM.from_pretrained(out / "model") is not None
-    assert proc.stdout.count("model saved to") == 1  # only rank 0 writes
+    return [load_file(str(dump / f"rank{r}.safetensors")) for r in range(nproc)], proc.stdout
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_torchrun_two_processes_are_data_parallel_and_equal_one(lora, tiny_checkpoints, samples_file, tmp_path):
+    """2 CPU processes x 4 samples per step train exactly what 1 process x 8 samples trains: every rank
+    ends with the same parameters, equal to the 1-process run's (global contrastive negatives,
+    loss normalised over the whole step). On a run that is not data-parallel the ranks drift."""
+    steps = 3
+    common = ["--model.name_or_path", str(tiny_checkpoints["llama"]), "--data.train_file", str(samples_file),
+              "--training.max_steps", str(steps), "--training.learning_rate", "3e-3", "--training.report_to", "none",
+              "--training.logging_steps", "1", "--training.save_steps", "100", "--clm.max_length", "128",
+              "--contrastive.layer", "2", "--contrastive.symmetric", "--lora.enabled" if lora else "--no-lora.enabled",
+              "--lora.r", "4"]
+    two, printed = _cli_train([*common, "--training.output_dir", str(tmp_path / "two"),
+                               "--training.per_device_train_batch_size", "4"], tmp_path / "dump2", 2)
+    (one,), _ = _cli_train([*common, "--training.output_dir", str(tmp_path / "one"),
+                         "--training.per_device_train_batch_size", "8"], tmp_path / "dump1", 1)
+    before = load_file(str(tiny_checkpoints["llama"] / "model.safetensors"))
+    changed = [k for k in one if (k in before and not torch.equal(one[k], before[k]))
+               or ("lora_B" in k and one[k].abs().sum() > 0)]  # LoRA's B starts at zero
+    assert changed, "nothing trained"
+    for name in one:
+        assert torch.equal(two[0][name], two[1][name]), f"the ranks hold different {name}"
+    assert_grads_close(two[0], one, rtol=1e-5, what="2 processes vs 1")
+    assert printed.count("model saved to") == 1  # only rank 0 writes
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "two" / "model") is not None

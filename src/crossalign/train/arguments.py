@@ -1,4 +1,8 @@
 """The Trainer's ``TrainingArguments`` from crossalign's training configuration.
+
+On a machine without an accelerator (or with ``model.device: cpu``) the arguments say
+``use_cpu``: without it accelerate does not treat a ``torchrun`` launch on CPU as distributed
+(``distributed_type=NO``), the model is not wrapped in DDP and every rank trains its own model.
 """
 
 from __future__ import annotations
@@ -21,8 +25,16 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def training_arguments(cfg: TrainConfig):
+def _use_cpu(cfg: TrainConfig) -> bool:
+    if cfg.model.device == "cpu":
+        return True
+    accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6: CUDA, XPU, MPS, ...
+    if accelerator is not None and hasattr(accelerator, "is_available"):
+        return not accelerator.is_available()
+    return not torch.cuda.is_available()
 
+
+def training_arguments(cfg: TrainConfig) -> TrainingArguments:
     t = cfg.training
     report = [r for r in t.report_to if r != "none"] or "none"
     backend = None
@@ -48,6 +60,7 @@ def training_arguments(cfg: TrainConfig):
         remove_unused_columns=False,
         dataloader_num_workers=t.dataloader_num_workers,
         ddp_backend=backend,
+        use_cpu=_use_cpu(cfg),
         # Early exit and batches without LM or pair data leave some parameters unused in a step.
         ddp_find_unused_parameters=True,
         disable_tqdm=not _is_main_process(),
