@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import types
 import typing
 from pathlib import Path
@@ -72,6 +73,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
         return items if origin is list else tuple(items)
     if origin is dict:
+        if isinstance(value, (list, tuple)):  # from the command line: KEY=VALUE items, values read as JSON
+            value = _key_values(value, where)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
@@ -114,6 +117,19 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if inner is Path:
         return Path(value)
     return value
+
+
+def _key_values(items, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: {item!r} is not KEY=VALUE")
+        try:  # JSON, not YAML: YAML 1.1 reads "no" (e.g. eval_strategy=no) as false
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
 
 
 def _check_choices(cfg: Any, where: str) -> None:
@@ -227,6 +243,8 @@ def _describe(tp: Any) -> str:
     origin = typing.get_origin(inner)
     if origin in (list, tuple):
         return "LIST"
+    if origin is dict:
+        return "KEY=VALUE"
     if origin is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(inner))) + "}"
     return getattr(inner, "__name__", str(inner)).upper()
@@ -267,7 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
             origin = typing.get_origin(inner)
             group.add_argument(
                 *flags, dest=name, default=argparse.SUPPRESS, help=help_text,
-                metavar=_describe(tp), nargs="*" if origin in (list, tuple) else None,
+                metavar=_describe(tp), nargs="*" if origin in (list, tuple, dict) else None,
             )
 
 

@@ -4,7 +4,8 @@ pooled internal layer + response-only LM loss on cross-lingual instructions.
     crossalign train --config configs/train/gemma3_270m_ddtp.yaml
     crossalign train --model.name_or_path facebook/xglm-564M --data.train_file samples.jsonl \\
         --contrastive.layer auto --monitor.heldout 500 --training.max_steps 5000
-    torchrun --nproc_per_node 2 -m crossalign.cli train --config ...      # data parallel
+    torchrun --nproc_per_node 2 -m crossalign.cli train --config ...      # data parallel (CPU or GPU)
+    crossalign train --config ... --training.args eval_strategy=no adam_beta2=0.95   # any TrainingArguments
     accelerate launch --config_file configs/accelerate/ddp.yaml -m crossalign.cli train --config ...
 
 Input: JSON lines from ``crossalign generate``. Output (``training.output_dir``):

@@ -7,12 +7,51 @@ On a machine without an accelerator (or with ``model.device: cpu``) the argument
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 
 import torch
 from transformers import TrainingArguments
 
+from crossalign.errors import ConfigError
 from crossalign.train.config import TrainConfig
+
+# TrainingArguments that crossalign sets itself, with the option that sets them (or why it must).
+OWN = {
+    "output_dir": "training.output_dir", "learning_rate": "training.learning_rate",
+    "lr_scheduler_type": "training.lr_scheduler_type", "warmup_steps": "training.warmup_ratio",
+    "weight_decay": "training.weight_decay", "max_grad_norm": "training.max_grad_norm",
+    "max_steps": "training.max_steps", "per_device_train_batch_size": "training.per_device_train_batch_size",
+    "gradient_accumulation_steps": "training.gradient_accumulation_steps", "bf16": "training.bf16",
+    "seed": "training.seed", "data_seed": "training.seed", "logging_steps": "training.logging_steps",
+    "save_steps": "training.save_steps", "save_total_limit": "training.save_total_limit",
+    "report_to": "training.report_to", "dataloader_num_workers": "training.dataloader_num_workers",
+    "ddp_backend": "training.ddp_backend", "use_cpu": "model.device (cpu)",
+    "resume_from_checkpoint": "training.resume_from_checkpoint",
+    "gradient_checkpointing": "training.gradient_checkpointing (applied to the model, whatever its wrapper)",
+}
+FIXED = {
+    "remove_unused_columns": "the collator reads the samples' own columns",
+    "ddp_find_unused_parameters": "early exit and batches without pairs or LM samples leave parameters "
+                                  "without a gradient in some steps",
+    "label_names": "the objective computes its own losses; there are no label columns to name",
+}
+
+
+def check_trainer_args(cfg: TrainConfig) -> None:
+    """Refuse, before any work, ``training.args`` entries that TrainingArguments does not have or
+    that crossalign sets itself (naming the option to use instead)."""
+    known = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    for key in cfg.training.args:
+        if key in OWN:
+            raise ConfigError(f"training.args.{key}: crossalign sets it from {OWN[key]}; use that option")
+        if key in FIXED:
+            raise ConfigError(f"training.args.{key}: crossalign must set it itself ({FIXED[key]})")
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"training.args.{key}: not a field of transformers' TrainingArguments{hint}")
 
 
 def _bf16(flag: str) -> bool:
@@ -40,7 +79,8 @@ def training_arguments(cfg: TrainConfig) -> TrainingArguments:
     backend = None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         backend = t.ddp_backend or ("nccl" if torch.cuda.is_available() else "gloo")
-    return TrainingArguments(
+    check_trainer_args(cfg)
+    ours = dict(
         output_dir=t.output_dir,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler_type,
@@ -66,3 +106,7 @@ def training_arguments(cfg: TrainConfig) -> TrainingArguments:
         disable_tqdm=not _is_main_process(),
         dataloader_pin_memory=torch.cuda.is_available(),
     )
+    try:
+        return TrainingArguments(**{**ours, **t.args})  # the pass-through may override the last two
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"training.args: transformers refuses these TrainingArguments: {exc}") from None

@@ -10,6 +10,7 @@ cosine schedule with 3% warm-up, 5,000 steps, per-device batch 2, max length 512
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from crossalign.errors import ConfigError
 from crossalign.model.load import ModelConfig
@@ -163,6 +164,13 @@ class TrainingConfig:
     dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
     ddp_backend: str | None = field(
         default=None, metadata={"help": "nccl, gloo...; default: nccl on GPU, gloo on CPU."}
+    )
+    args: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "Any other transformers TrainingArguments field, passed through: in YAML a mapping, "
+                          "on the command line KEY=VALUE items (values read as JSON, else kept as text), e.g. "
+                          "--training.args eval_strategy=steps 'fsdp=full_shard auto_wrap' fp16=true. Fields "
+                          "that crossalign sets from its own options are refused with the option to use instead."},
     )
 
 

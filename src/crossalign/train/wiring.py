@@ -69,6 +69,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         raise ConfigError("data.train_file is empty: give the JSON lines written by `crossalign generate`")
     # Everything that can be refused is refused before the model loads and before anything is written.
     check_output_dir(t.output_dir, "training.output_dir")
+    args = training_arguments(cfg)  # refuses bad training.args (and sets up the processes) before the model loads
     start = plan_start(cfg, say)
     check_model_source(cfg.model)
     set_seed(t.seed)
@@ -170,7 +171,6 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
             cfg.monitor.every,
             cfg.monitor.batch_size,
         )
-    args = training_arguments(cfg)
     if args.should_save:
         save_config(cfg, t.output_dir)
     trainer = AlignmentTrainer(
