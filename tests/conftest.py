@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -68,3 +69,27 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture
 def files_of():
     return snapshot
+
+
+@pytest.fixture
+def fake_index(tmp_path, monkeypatch):
+    """A package index in tmp_path: ``wheels._pip_download`` copies the served wheel (built in code, one
+    German catalog) into the download folder and counts the calls. No network. Tests may replace
+    ``state["serve"]`` with other bytes."""
+    from crossalign import wheels
+    from crossalign.testing import make_wheel
+
+    (tmp_path / "index").mkdir()
+    good = make_wheel(tmp_path / "index" / "fake_catalogs-1.0-py3-none-any.whl",
+                      {"fake_catalogs/locale/de/LC_MESSAGES/django.po": 'msgid "Good."\nmsgstr "Gut."\n'})
+    state = {"calls": 0, "serve": good.read_bytes(), "sha256": hashlib.sha256(good.read_bytes()).hexdigest()}
+
+    def download(dist, version, wheel_dir, sha256):
+        state["calls"] += 1
+        state["asked_sha256"] = sha256
+        out = wheel_dir / good.name
+        out.write_bytes(state["serve"])
+        return out
+
+    monkeypatch.setattr(wheels, "_pip_download", download)
+    return state

@@ -9,6 +9,8 @@ token like Llama/Gemma tokenizers do. Models are randomly initialised with a fix
 
 from __future__ import annotations
 
+import zipfile
+
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
@@ -118,3 +120,11 @@ def assert_grads_close(actual: dict, expected: dict, rtol: float = 1e-5, what: s
     scale = max((torch.as_tensor(g).detach().abs().max().item() for g in expected.values()), default=0.0)
     for name in expected:
         assert_close(actual[name], expected[name], rtol=rtol, what=f"{what} {name}".strip(), scale=scale)
+
+
+def make_wheel(path, members: dict[str, str | bytes]):
+    """A zip file at ``path`` holding ``members`` (name -> text or bytes): a wheel built in code."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path

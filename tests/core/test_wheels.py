@@ -6,40 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from crossalign import wheels
+from crossalign.testing import make_wheel
 from crossalign.wheels import WheelIntegrityError, download_wheel
-
-
-def _wheel(path, members: dict[str, str | bytes]):
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-@pytest.fixture
-def fake_index(tmp_path, monkeypatch):
-    """A package index in tmp_path: ``_pip_download`` copies the served wheel (built in code) into the
-    download folder and counts the calls. No network."""
-    (tmp_path / "index").mkdir()
-    good = _wheel(tmp_path / "index" / "fake_catalogs-1.0-py3-none-any.whl",
-                  {"fake_catalogs/locale/de/LC_MESSAGES/django.po": 'msgstr "Gut."\n'})
-    state = {"calls": 0, "serve": good.read_bytes(), "sha256": hashlib.sha256(good.read_bytes()).hexdigest()}
-
-    def download(dist, version, wheel_dir, sha256):
-        state["calls"] += 1
-        state["asked_sha256"] = sha256
-        out = wheel_dir / good.name
-        out.write_bytes(state["serve"])
-        return out
-
-    monkeypatch.setattr(wheels, "_pip_download", download)
-    return state
 
 
 def test_a_cached_wheel_with_the_pinned_hash_is_reused(fake_index, tmp_path):
@@ -53,7 +26,7 @@ def test_a_cached_wheel_with_the_pinned_hash_is_reused(fake_index, tmp_path):
 def test_a_cached_wheel_with_a_wrong_hash_is_downloaded_again(fake_index, tmp_path, capsys):
     wheel_dir = tmp_path / "wheels"
     wheel_dir.mkdir()
-    _wheel(wheel_dir / "fake_catalogs-1.0-py3-none-any.whl",
+    make_wheel(wheel_dir / "fake_catalogs-1.0-py3-none-any.whl",
            {"fake_catalogs/locale/de/LC_MESSAGES/django.po": "msgstr \"Manipuliert.\"\n"})
     path = download_wheel("fake-catalogs", "1.0", wheel_dir, fake_index["sha256"])
     assert fake_index["calls"] == 1 and fake_index["asked_sha256"] == fake_index["sha256"]

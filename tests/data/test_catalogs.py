@@ -4,7 +4,6 @@ fetch_catalogs checks the pin (the download itself: tests/core/test_wheels.py)."
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import zipfile
@@ -12,10 +11,10 @@ import zipfile
 import polib
 import pytest
 
-from crossalign import wheels
 from crossalign.data import catalogs
 from crossalign.data.catalogs import DEFAULT_CATALOG_SOURCES, extract_catalogs, fetch_catalogs
 from crossalign.data.gettext import read_gettext
+from crossalign.testing import make_wheel
 from crossalign.wheels import WheelIntegrityError
 
 
@@ -45,11 +44,6 @@ def test_extract_catalogs_from_a_wheel(tmp_path):
 
 
 # ---------------------------------------------------------------- unsafe members
-def _wheel(path, members: dict[str, str | bytes]):
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
 
 
 def _files(root):
@@ -64,7 +58,7 @@ def _files(root):
     "pkg/README.txt/../../../x",                 # not even a catalog: the whole wheel is refused
 ])
 def test_a_member_outside_the_wheel_refuses_the_wheel(member, tmp_path):
-    wheel = _wheel(tmp_path / "evil-1.0-py3-none-any.whl",
+    wheel = make_wheel(tmp_path / "evil-1.0-py3-none-any.whl",
                    {"pkg/locale/de/LC_MESSAGES/django.po": _po("Gut."), member: _po("Böse.")})
     before = _files(tmp_path)
     with pytest.raises(WheelIntegrityError, match=r"absolute path or has a '\.\.' component") as info:
@@ -76,7 +70,7 @@ def test_a_member_outside_the_wheel_refuses_the_wheel(member, tmp_path):
 @pytest.mark.parametrize("member", ["pkg/locale/.hidden/LC_MESSAGES/django.po", "pkg/locale/de/LC_MESSAGES/..po",
                                     "pkg/locale/de;rm -rf/LC_MESSAGES/django.po", "pkg/locale/de/LC_MESSAGES/ x.po"])
 def test_locale_and_domain_must_be_plain_names(member, tmp_path):
-    wheel = _wheel(tmp_path / "odd-1.0-py3-none-any.whl", {member: _po("Komisch.")})
+    wheel = make_wheel(tmp_path / "odd-1.0-py3-none-any.whl", {member: _po("Komisch.")})
     with pytest.raises(WheelIntegrityError, match="not a plain file name"):
         extract_catalogs(wheel, tmp_path / "x")
     assert not (tmp_path / "x").exists()
@@ -84,30 +78,12 @@ def test_locale_and_domain_must_be_plain_names(member, tmp_path):
 
 def test_real_locale_spellings_are_accepted(tmp_path):
     names = ["sr@latin", "zh_TW.Big5", "es_419", "zh_Hans", "ca@valencia", "pt_BR"]
-    wheel = _wheel(tmp_path / "ok-1.0-py3-none-any.whl",
+    wheel = make_wheel(tmp_path / "ok-1.0-py3-none-any.whl",
                    {f"pkg/locale/{n}/LC_MESSAGES/django.po": _po("Salve.") for n in names})
     assert sorted(extract_catalogs(wheel, tmp_path / "x")) == sorted(names)
 
 
 # ---------------------------------------------------------------- pinned hashes
-@pytest.fixture
-def fake_index(tmp_path, monkeypatch):
-    """A package index in tmp_path: ``_pip_download`` copies ``served[(dist, version)]`` (a wheel
-    built in code) into the download folder and counts the calls. No network."""
-    (tmp_path / "index").mkdir()
-    good = _wheel(tmp_path / "index" / "fake_catalogs-1.0-py3-none-any.whl",
-                  {"fake_catalogs/locale/de/LC_MESSAGES/django.po": _po("Gut.")})
-    state = {"calls": 0, "serve": good.read_bytes(), "sha256": hashlib.sha256(good.read_bytes()).hexdigest()}
-
-    def download(dist, version, wheel_dir, sha256):
-        state["calls"] += 1
-        state["asked_sha256"] = sha256
-        out = wheel_dir / good.name
-        out.write_bytes(state["serve"])
-        return out
-
-    monkeypatch.setattr(wheels, "_pip_download", download)
-    return state
 
 
 def test_fetch_catalogs_checks_the_pinned_hash(fake_index, tmp_path, monkeypatch):
