@@ -125,7 +125,7 @@ def test_loss_parts_travel_by_name(samples_file):
     assert list(parts) == ["cl", "clm"] and parts["cl"].shared and not parts["clm"].shared
     assert parts["cl"].count == totals["cl"] == 8 and parts["clm"].count == totals["clm"]
     expect = 0.5 * parts["cl"].loss_sum / 8 + 2.0 * parts["clm"].loss_sum / totals["clm"]
-    assert torch.allclose(loss, expect)
+    assert_close(loss, expect)
     assert 0 <= parts["cl"].metrics["accuracy"] <= 8
     _, only_lm = afp_loss(out, totals=totals, weights={"cl": 0.0})
     assert list(only_lm) == ["clm"]
