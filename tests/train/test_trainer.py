@@ -11,7 +11,7 @@ from transformers import TrainingArguments
 from crossalign.data.collate import AlignmentCollator
 from crossalign.data.samples import read_samples
 from crossalign.model.alignment import AlignmentModel
-from crossalign.testing import assert_grads_close, tiny_model, tiny_tokenizer
+from crossalign.testing import assert_close, assert_grads_close, tiny_model, tiny_tokenizer
 from crossalign.train.dataset import tokenize_samples
 from crossalign.train.objective import afp_loss, step_totals
 from crossalign.train.trainer import AlignmentTrainer
