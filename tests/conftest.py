@@ -93,3 +93,16 @@ def fake_index(tmp_path, monkeypatch):
 
     monkeypatch.setattr(wheels, "_pip_download", download)
     return state
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Loading a model fails the test: a refusal must come before it (every place a command loads one)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    for target in ("crossalign.model.load.load_model", "crossalign.model.load.load_tokenizer",
+                   "crossalign.commands.analyze.load_model", "crossalign.commands.analyze.load_tokenizer",
+                   "crossalign.train.wiring.load_model"):
+        monkeypatch.setattr(target, refuse)

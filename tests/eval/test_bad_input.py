@@ -26,18 +26,6 @@ def _evaluate(checkpoint, data_dir, out, *extra):
             "--limit", "3", "--output-dir", str(out), "--no-progress", *extra]
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """Loading a model fails the test: the refusal must come before it."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model was loaded before the input was checked")
-
-    monkeypatch.setattr("crossalign.model.load.load_model", refuse)
-    monkeypatch.setattr("crossalign.model.load.load_tokenizer", refuse)
-    monkeypatch.setattr("crossalign.commands.analyze.load_model", refuse)
-    monkeypatch.setattr("crossalign.commands.analyze.load_tokenizer", refuse)
-
 
 @pytest.fixture
 def earlier(checkpoint, data_dir, tmp_path, capsys, files_of):

@@ -27,14 +27,6 @@ def test_fields_pass_through_with_yaml_typed_values(tmp_path):
     assert args.learning_rate == cfg.training.learning_rate  # crossalign's own options still apply
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model was loaded before training.args was checked")
-
-    monkeypatch.setattr("crossalign.model.load.load_model", refuse)
-    monkeypatch.setattr("crossalign.train.wiring.load_model", refuse)
-
 
 @pytest.mark.parametrize(("item", "words"), [
     ("eval_strategyy=steps", "training.args.eval_strategyy: not a field of transformers' TrainingArguments; "
