@@ -2,6 +2,7 @@
 
     flock /tmp/crossalign-heavy.lock python bench/train_speed.py --model pypi:gemma-3-270m --layer 9
     python bench/train_speed.py --model tiny            # a tiny random Llama, seconds
+    python bench/train_speed.py --model shape:qwen2.5-0.5b --bf16 --device cuda   # random init, real shape
 
 Both variants train on the same batch (B translation pairs for the contrastive loss and B
 translation-mode instruction samples, ``"{en} Translate into Chinese:" -> " {zh}"``, built
@@ -14,6 +15,14 @@ train`` uses (transformers' default ``adamw_torch_fused``: ``torch.optim.AdamW(f
 - ours: :class:`crossalign.model.alignment.AlignmentModel`: early exit at the pooled layer,
   padding-free packing of the instruction samples and of the contrastive sentences, the output
   layer only at response positions (fused chunked loss).
+
+A ``shape:NAME`` model (``bench/shapes.py``: Qwen2.5-0.5B, Llama-3.2-1B, XGLM-564M) is a random-init
+model of that real shape, built in code; it needs no tokenizer and no data files, so its batch is
+synthetic: token ids drawn at random, with the lengths of DDTP en-zh pairs and instruction samples
+on Gemma-3's tokenizer (sentences 8-40 tokens, instruction samples 40-160 tokens, half of them the
+response). ``--bf16`` runs both variants under bf16 autocast with fp32 weights, as ``crossalign
+train --training.bf16`` does. On CUDA the figures include MFU: 6 x (parameters in matrix
+products) x tokens per second over ``--peak-tflops``, the GPU's dense bf16 peak.
 
 Each variant runs in its own subprocess so peak memory is its own: ``ru_maxrss`` on CPU
 (reported as the total and as the part above weights + gradients + AdamW state, which both
@@ -40,9 +49,21 @@ SHARED = Path(
 )
 
 
-def load(model_name: str, device: torch.device):
+class _NoTokenizer:
+    """What the benchmark needs of a tokenizer for a ``shape:`` model: its batches are synthetic."""
+
+    pad_token_id = 0
+    padding_side = "right"
+
+
+def load(model_name: str, device: torch.device, attn: str = "sdpa"):
     from crossalign.testing import tiny_model, tiny_tokenizer
 
+    if model_name.startswith("shape:"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from shapes import shape_model
+
+        return shape_model(model_name.removeprefix("shape:"), attn=attn), _NoTokenizer()
     if model_name == "tiny":
         tok = tiny_tokenizer(padding_side="right")
         return tiny_model("llama", tok, layers=4, hidden=64), tok
@@ -52,7 +73,30 @@ def load(model_name: str, device: torch.device):
     return load_model(cfg, device=device), load_tokenizer(cfg)
 
 
-def build_items(tok, batch: int, max_length: int, offset: int):
+def synthetic_items(vocab: int, batch: int, max_length: int, seed: int) -> list[dict]:
+    """Items in the layout of :func:`crossalign.train.dataset.tokenize_samples`, random token ids."""
+    from crossalign.masks import IGNORE
+
+    g = torch.Generator().manual_seed(seed)
+
+    def ids(n: int) -> list[int]:
+        return [1, *torch.randint(3, vocab, (n,), generator=g).tolist()]  # BOS, then n tokens
+
+    items = []
+    for _ in range(batch):
+        src, tgt = (ids(int(torch.randint(8, 41, (1,), generator=g))) for _ in range(2))
+        n = min(int(torch.randint(40, 161, (1,), generator=g)), max_length - 1)
+        clm = ids(n)
+        prompt = 1 + n // 2
+        items.append({"src": src, "src_special": [True] + [False] * (len(src) - 1),
+                      "tgt": tgt, "tgt_special": [True] + [False] * (len(tgt) - 1),
+                      "clm_ids": clm, "clm_labels": [IGNORE] * prompt + clm[prompt:]})
+    return items
+
+
+def build_items(tok, batch: int, max_length: int, offset: int, vocab: int | None = None):
+    if isinstance(tok, _NoTokenizer):
+        return synthetic_items(vocab, batch, max_length, seed=offset)
     from crossalign.data.samples import TrainSample
     from crossalign.train.dataset import tokenize_samples
 
@@ -113,7 +157,7 @@ def run_variant(args) -> dict:
     from crossalign.model.packing import packing_mode
 
     device = torch.device(args.device)
-    model, tok = load(args.model, device)
+    model, tok = load(args.model, device, args.attn)
     model.to(device).train()
     layer = resolve_layer(args.layer, num_layers(model))
     if args.variant == "reference":
@@ -145,16 +189,18 @@ def run_variant(args) -> dict:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times, tokens = [], 0
     for step in range(args.warmup + args.steps):
-        items = build_items(tok, args.batch, args.max_length, offset=step * 2 * args.batch)
+        items = build_items(tok, args.batch, args.max_length, offset=step * 2 * args.batch,
+                            vocab=model.config.get_text_config().vocab_size)
         batch = {k: v.to(device) for k, v in collate(items).items()}
         n_tokens = int(batch["cl_attention_mask"].sum()) + sum(len(it["clm_ids"]) for it in items)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        if args.variant == "reference":
-            loss = reference_step(model, batch, layer, args.pooling, 1.0, 1.5, 0.05)
-        else:
-            loss = ours_step(module, batch, 1.0, 1.5, 0.05)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            if args.variant == "reference":
+                loss = reference_step(model, batch, layer, args.pooling, 1.0, 1.5, 0.05)
+            else:
+                loss = ours_step(module, batch, 1.0, 1.5, 0.05)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=False)
@@ -167,7 +213,11 @@ def run_variant(args) -> dict:
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from shapes import matmul_params
+
     return {
+        "matmul_params": matmul_params(model),
         "variant": args.variant,
         "tokens_per_s": tokens / sum(times),
         "step_s": sum(times) / len(times),
@@ -190,6 +240,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast, fp32 weights (training.bf16)")
+    parser.add_argument("--attn", default="sdpa", help="attention implementation of a shape: model")
+    parser.add_argument("--peak-tflops", type=float, default=989.0,
+                        help="dense bf16 peak of the GPU for MFU (989: H100/H200 SXM datasheet)")
+    parser.add_argument("--output", help="also write the figures as JSON here")
     parser.add_argument("--variant", choices=["reference", "ours"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,17 +263,22 @@ def main() -> None:
         f"model {args.model}, device {args.device}, batch {args.batch} pairs + {args.batch} instructions, "
         f"pooled layer {ours['layer']}, {args.steps} measured steps"
     )
-    print(f"{'variant':<10} {'tokens/s':>10} {'s/step':>8} {'peak GiB':>9} {'above state GiB':>16}")
     for r in (ref, ours):
+        r["mfu"] = 6 * r["matmul_params"] * r["tokens_per_s"] / (args.peak_tflops * 1e12)
+    print(f"{'variant':<10} {'tokens/s':>10} {'s/step':>8} {'peak GiB':>9} {'above state GiB':>16} {'MFU':>6}")
+    for r in (ref, ours):
+        mfu = f"{100 * r['mfu']:5.1f}%" if args.device.startswith("cuda") else "   n/a"
         print(
             f"{r['variant']:<10} {r['tokens_per_s']:>10.1f} {r['step_s']:>8.2f} "
-            f"{r['peak_bytes'] / gib:>9.2f} {r['peak_above_state_bytes'] / gib:>16.2f}"
+            f"{r['peak_bytes'] / gib:>9.2f} {r['peak_above_state_bytes'] / gib:>16.2f} {mfu:>6}"
         )
     print(
         f"ratio ours/reference: tokens/s {ours['tokens_per_s'] / ref['tokens_per_s']:.2f}x, "
         f"peak memory {ours['peak_bytes'] / ref['peak_bytes']:.2f}x, "
         f"peak above state {ours['peak_above_state_bytes'] / max(ref['peak_above_state_bytes'], 1):.2f}x"
     )
+    if args.output:
+        Path(args.output).write_text(json.dumps({"args": vars(args), "reference": ref, "ours": ours}, indent=1))
 
 
 if __name__ == "__main__":
