@@ -99,6 +99,11 @@ def fake_index(tmp_path, monkeypatch):
 def no_model(monkeypatch):
     """Loading a model fails the test: a refusal must come before it (every place a command loads one)."""
 
+    # Imported before anything is patched: a module first imported under the patch would bind the
+    # refusing stand-in by `from ... import load_model` and keep it after the test.
+    import crossalign.commands.analyze
+    import crossalign.train.wiring  # noqa: F401
+
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("crossalign.commands.train", "align a causal LM: contrastive + cross-lingual instruction loss"),
     "evaluate": ("crossalign.commands.evaluate", "few-shot ICL on XNLI, XCOPA, PAWS-X, XStoryCloze, XWinograd"),
     "analyze": ("crossalign.commands.analyze", "per-layer analysis of language representations, with plots"),
+    "encode": ("crossalign.commands.encode", "sentence embeddings at one layer (.npy + JSON), MTEB-style encoder"),
     "quickstart": ("crossalign.commands.quickstart", "the whole story on a real model: before, align, after"),
     "study": ("crossalign.commands.study", "the evidence study: base models, AFP and ablations, one report"),
 }

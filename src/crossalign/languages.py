@@ -1,17 +1,29 @@
-"""The one table of language codes -> English names used everywhere in crossalign.
+"""Language codes -> canonical codes and English names, used everywhere in crossalign.
 
-Canonical codes are ISO 639-1 where one exists (``zh``, ``sw``), else ISO 639-3 (``ceb``).
-Every ISO 639-3 code of a listed language, the macro-language members Tatoeba uses
-(``cmn``, ``pes``, ``swh``, ``zsm``, ``lvs``...) and a few dataset spellings (XWinograd's
-``jp``) are aliases of the canonical code. Region and script subtags (``pt_BR``,
-``zh-Hant``, ``sr@latin``) are accepted by :func:`normalize` and reduced to the base language.
+    normalize("cmn") == "zh"; normalize("zho_Hant") == "zh-Hant"; name("nso_Latn") == "Northern Sotho"
 
-Coverage (checked by the tests): the 52 Bactrian-X languages, every language of XNLI,
-XCOPA, XStoryCloze, XWinograd and PAWS-X, and the 112 Tatoeba languages of LASER/XTREME.
+First our table (:data:`LANGUAGES`): canonical codes are ISO 639-1 where one exists (``zh``,
+``sw``), else ISO 639-3 (``ceb``). Every ISO 639-3 code of a listed language, the macro-language
+members Tatoeba uses (``cmn``, ``pes``, ``swh``, ``zsm``, ``lvs``...) and a few dataset spellings
+(XWinograd's ``jp``) are aliases of the canonical code. Coverage (checked by the tests): the 52
+Bactrian-X languages, every language of XNLI, XCOPA, XStoryCloze, XWinograd and PAWS-X, and the
+112 Tatoeba languages of LASER/XTREME.
+
+Any other code, and any code with subtags, is read as a BCP-47 tag by ``langcodes`` (IANA
+registry and CLDR data; English names from ``language_data``): FLORES-200 codes (``nso_Latn``),
+ISO 639 codes outside the table (``fil``, ``haw``), POSIX/gettext locales (``pt_BR``,
+``sr@latin``, ``zh_TW.Big5``). Region and variant subtags are dropped (``pt_BR`` -> ``pt``), but
+the script is kept when it is not the language's usual one, so that texts in two scripts stay two
+languages for retrieval and prompts: ``zh-Hant`` (also ``zh_TW``, ``zh_HK``: their script is
+Traditional) is "Chinese (Traditional)", ``sr-Latn`` / ``sr@latin`` is "Serbian (Latin)", while
+``zh-Hans``, ``zh_CN``, ``deu_Latn`` and ``srp_Cyrl`` are the table's ``zh``, ``de`` and ``sr``
+(the usual script, from CLDR's likely subtags, says nothing more). A code that neither knows is
+an :class:`UnknownLanguageError` naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 # canonical code: (English name, ISO 639-3 code)
@@ -91,43 +103,117 @@ ALIASES: dict[str, str] = {iso3: code for code, (_, iso3) in LANGUAGES.items() i
 ALIASES.update(_EXTRA_ALIASES)
 
 _SUBTAG = re.compile(r"[-_@.]")
+# gettext locale modifiers that name a script (sr@latin, uz@cyrillic); other modifiers
+# (ca@valencia, de@euro) are variants and dropped like a region.
+_MODIFIER_SCRIPTS = {"latin": "Latn", "cyrillic": "Cyrl", "arabic": "Arab", "devanagari": "Deva"}
+# A script that is part of a language's usual composite script is that script (FLORES-200 writes
+# Korean kor_Hang, CLDR's usual script for Korean is Kore = Hangul + Han).
+_PART_OF = {"Kore": {"Hang"}, "Jpan": {"Hira", "Kana", "Hrkt"}}
+# Valid codes that name no single language.
+_NOT_A_LANGUAGE = {"und", "mul", "mis", "zxx"}
 
 
 class UnknownLanguageError(ValueError):
-    """A language code that is not in the table (the message names it)."""
+    """A language code that neither the table nor ``langcodes`` knows (the message names it)."""
 
 
-def normalize(code: str) -> str:
-    """Canonical code for ``code`` (``'cmn'`` -> ``'zh'``, ``'pt_BR'`` -> ``'pt'``).
+def _unknown(raw: str) -> UnknownLanguageError:
+    return UnknownLanguageError(
+        f"unknown language code {raw!r}: use an ISO 639-1/639-3 code or a BCP-47 tag (e.g. 'de', "
+        f"'deu', 'zh-Hant', FLORES-200 'nso_Latn'); crossalign.languages.LANGUAGES lists the "
+        f"{len(LANGUAGES)} languages of our table, others are read by langcodes"
+    )
 
-    Raises :class:`UnknownLanguageError` naming the code when it is not known.
+
+def _bcp47(key: str) -> str:
+    """A locale or FLORES code as a BCP-47 tag: ``sr@latin`` -> ``sr-latn``, ``zh_TW.Big5`` -> ``zh-tw``."""
+    tag, _, modifier = key.partition("@")
+    tag = tag.split(".", 1)[0].replace("_", "-")
+    script = _MODIFIER_SCRIPTS.get(modifier.split(".", 1)[0])
+    if script is not None:
+        lang, _, rest = tag.partition("-")
+        tag = "-".join(x for x in (lang, script, rest) if x)
+    return tag
+
+
+def _table_code(code: str) -> str | None:
+    return code if code in LANGUAGES else ALIASES.get(code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(key: str) -> tuple[str, str, str] | None:
+    """(canonical code, English name, ISO 639-3 code) of a code outside the table's keys.
+
+    None when ``key`` is not a well-formed tag at all; an unregistered subtag is an error.
     """
+    import langcodes  # imported here: ~0.5 s with its name data, and most runs never need it
+
+    try:
+        tag = langcodes.Language.get(_bcp47(key))
+    except (langcodes.LanguageTagError, ValueError):
+        return None
+    if not tag.is_valid() or not tag.language or tag.language in _NOT_A_LANGUAGE:
+        raise _unknown(key)
+    base = _table_code(tag.language) or tag.language
+    script = tag.script
+    if script is None and tag.territory is not None:
+        script = langcodes.Language.make(language=tag.language, territory=tag.territory).maximize().script
+    usual = langcodes.Language.get(base).maximize().script
+    if script is not None and (script == usual or script in _PART_OF.get(usual, ())):
+        script = None  # the language's usual script: zh-Hans is zh, deu_Latn is de
+    if base in LANGUAGES:
+        base_name, iso3 = LANGUAGES[base]
+    else:
+        base_name = langcodes.Language.get(base).language_name()
+        if base_name.startswith("Unknown language"):  # registered but private use (qaa..qtz)
+            raise _unknown(key)
+        try:
+            iso3 = langcodes.Language.get(base).to_alpha3()
+        except LookupError:
+            raise _unknown(key) from None
+    if script is None:
+        return base, base_name, iso3
+    script_name = langcodes.Language.make(script=script).script_name()
+    return f"{base}-{script}", f"{base_name} ({script_name})", iso3
+
+
+def _lookup(code: str) -> tuple[str, str, str]:
     if not isinstance(code, str) or not code.strip():
         raise UnknownLanguageError(f"empty language code {code!r}")
     raw = code.strip()
     key = raw.lower()
-    if key in LANGUAGES:
-        return key
-    if key in ALIASES:
-        return ALIASES[key]
-    base = _SUBTAG.split(key, maxsplit=1)[0]
-    if base in LANGUAGES:
-        return base
-    if base in ALIASES:
-        return ALIASES[base]
-    raise UnknownLanguageError(
-        f"unknown language code {raw!r}: use an ISO 639-1 or ISO 639-3 code "
-        f"(e.g. 'de' or 'deu'); see crossalign.languages.LANGUAGES for the {len(LANGUAGES)} known languages"
-    )
+    table = _table_code(key)
+    if table is not None:
+        return table, *LANGUAGES[table]
+    try:
+        found = _resolve(key)
+    except UnknownLanguageError:
+        raise _unknown(raw) from None
+    if found is not None:
+        return found
+    table = _table_code(_SUBTAG.split(key, maxsplit=1)[0])
+    if table is not None:  # a table language with a tail that is no BCP-47 tag (de_DE.ISO-8859-1@x)
+        return table, *LANGUAGES[table]
+    raise _unknown(raw)
+
+
+def normalize(code: str) -> str:
+    """Canonical code for ``code`` (``'cmn'`` -> ``'zh'``, ``'pt_BR'`` -> ``'pt'``, ``'zh_TW'`` -> ``'zh-Hant'``).
+
+    Raises :class:`UnknownLanguageError` naming the code when it is not known.
+    """
+    return _lookup(code)[0]
 
 
 def name(code: str) -> str:
-    """English name of a language (``'zh'`` -> ``'Chinese'``), as the templates use it."""
-    return LANGUAGES[normalize(code)][0]
+    """English name of a language (``'zh'`` -> ``'Chinese'``, ``'zh-Hant'`` -> ``'Chinese (Traditional)'``),
+    as the templates use it."""
+    return _lookup(code)[1]
 
 
 def iso639_3(code: str) -> str:
-    return LANGUAGES[normalize(code)][1]
+    """ISO 639-3 code of the language (``'zh-Hant'`` -> ``'zho'``: the script is not part of it)."""
+    return _lookup(code)[2]
 
 
 def is_known(code: str) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from crossalign.data.generate import generate_samples, repeat_indices
 from crossalign.data.instructions import Instruction, InstructionSet
 from crossalign.data.pairs import Pair
-from crossalign.data.templates import Templates, render_instruction
+from crossalign.data.templates import Templates, render_instruction, render_translation
 from crossalign.errors import ConfigError, InputError
 from crossalign.languages import name
 
@@ -226,3 +226,11 @@ def test_cap_per_language_pair():
     assert stats.pairs_per_language_pair == {"en-de": 10, "en-fi": 5}
     assert stats.dropped == {"cap: over max_pairs_per_language_pair (en-de)": 40}
     assert len(samples) == 15 and len({s.pair.src for s in samples if "de" in s.pair.langs}) == 10
+
+
+def test_prompts_name_languages_outside_the_table_and_their_scripts():
+    template = "{src} Translate from {src_language} into {language}: {tgt}"
+    assert render_translation(template, "Hi", "你好", "en", "zh_TW") == (
+        "Hi Translate from English into Chinese (Traditional):", " 你好")
+    assert render_translation(template, "Hi", "你好", "eng_Latn", "zho_Hans")[0].endswith("into Chinese:")
+    assert render_translation(template, "Hi", "Thobela", "en", "nso_Latn")[0].endswith("into Northern Sotho:")

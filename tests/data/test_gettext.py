@@ -155,17 +155,33 @@ def test_language_from_folder_when_header_is_empty_or_a_name(tmp_path):
 
 
 def test_language_selection_skips_unknown_and_unlisted_catalogs(tmp_path):
-    for lang in ("de", "fr", "tlh", "en"):  # tlh is not in the language table
+    for lang in ("de", "fr", "xx", "en"):  # xx is no language (tlh, Klingon, is one: ISO 639-3)
         (tmp_path / lang).mkdir()
         catalog(language=lang).save(str(tmp_path / lang / "app.po"))
-    with pytest.raises(InputError, match=r"tlh.app\.po: unknown language code 'tlh'"):
+    with pytest.raises(InputError, match=r"xx.app\.po: unknown language code 'xx'"):
         list(read_pairs(PairsSpec(paths=[str(tmp_path)])))
     drops = Counter()
     pairs = list(read_pairs(PairsSpec(paths=[str(tmp_path)], languages=["en", "deu"]), drops))
     assert Counter(p.langs for p in pairs) == {"en-de": 2}
     entries = len([e for e in catalog() if e.msgid])
-    assert drops["language_not_selected"] == 2 * entries  # fr and tlh
+    assert drops["language_not_selected"] == 2 * entries  # fr and xx
     assert drops["same_language"] == entries  # the en catalog of an English-source project
+
+
+def test_script_of_a_locale_is_kept_and_the_domain_is_never_a_language(tmp_path):
+    # Django and Sphinx ship zh_Hans/zh_Hant and zh_CN/zh_TW: Traditional Chinese is its own language.
+    for locale, header in (("zh_Hant", None), ("zh_TW", "zh_TW"), ("zh_Hans", None), ("zh_CN", "zh_CN"),
+                           ("sr@latin", None), ("nso", None)):
+        (tmp_path / locale / "LC_MESSAGES").mkdir(parents=True)
+        catalog(language=header).save(str(tmp_path / locale / "LC_MESSAGES" / "app.po"))
+    langs = {p.parts[-3]: {x.tgt_lang for x in read_gettext(p)} for p in tmp_path.glob("*/LC_MESSAGES/app.po")}
+    assert langs == {"zh_Hant": {"zh-Hant"}, "zh_TW": {"zh-Hant"}, "zh_Hans": {"zh"}, "zh_CN": {"zh"},
+                     "sr@latin": {"sr-Latn"}, "nso": {"nso"}}
+    # "app" is an ISO 639-3 code (Apma), but under LC_MESSAGES the file name is the domain
+    (tmp_path / "xx" / "LC_MESSAGES").mkdir(parents=True)
+    catalog(language=None).save(str(tmp_path / "xx" / "LC_MESSAGES" / "app.po"))
+    with pytest.raises(InputError, match="cannot tell the language of this catalog"):
+        list(read_gettext(tmp_path / "xx" / "LC_MESSAGES" / "app.po"))
 
 
 def test_wrapped_messages_are_joined_and_trac_markup_dropped(tmp_path):

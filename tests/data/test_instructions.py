@@ -41,6 +41,20 @@ def test_aligned_by_id_not_by_position(tmp_path):
         assert en.id == zh.id and en.output.replace("[en]", "[zh]") == zh.output
 
 
+def test_a_script_subtag_names_its_own_language_file(tmp_path):
+    # Traditional Chinese is its own language: zh-Hant.json, found by any spelling of it, never zho.json
+    folder = write_bx(tmp_path / "bx", {"en": items("en", 4), "zho": items("zh", 4), "zh-Hant": items("zh-Hant", 4),
+                                        "nso": items("nso", 4)})
+    for code in ("zh-Hant", "zho_Hant", "zh_TW"):
+        data = read_instructions(folder, ["en", code])
+        assert data.languages == ["en", "zh-Hant"] and data.items["zh-Hant"][0].output == "[zh-Hant] output 0"
+    assert read_instructions(folder, ["en", "zh-Hans"]).items["zh"][0].output == "[zh] output 0"
+    assert read_instructions(folder, ["en", "nso_Latn"]).languages == ["en", "nso"]  # a FLORES-200 code
+    (folder / "zh-Hant.json").unlink()
+    with pytest.raises(InputError, match=r"no zh_TW\.json"):
+        read_instructions(folder, ["en", "zh_TW"])
+
+
 def test_empty_outputs_are_dropped_in_every_language_and_counted(tmp_path):
     folder = write_bx(
         tmp_path / "bx", {"en": items("en", 10, (2,)), "de": items("de", 10, (5, 7)), "sw": items("sw", 10)}

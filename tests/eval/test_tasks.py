@@ -7,7 +7,8 @@ import pytest
 
 from crossalign.errors import ConfigError
 from crossalign.eval.render import render
-from crossalign.eval.tasks import TASK_DIR, TASKS, load_task, parse_task, task_names
+from crossalign.eval.runner import EvalConfig
+from crossalign.eval.tasks import TASK_DIR, TASKS, load_task, parse_task, select_task, task_names
 from crossalign.eval.words import MissingWordError, word
 from crossalign.languages import UnknownLanguageError
 
@@ -136,3 +137,48 @@ def test_task_file_checks():
         parse_task({**good, "order": "first"}, "t.yaml")
     with pytest.raises(ConfigError, match=r"local\.label must be a field name or \{field"):
         parse_task({**good, "local": {"label": {"values": {"a": 0}}}}, "t.yaml")
+
+
+# lm-evaluation-harness 0.4.13's per-language task names, by group (lm_eval/tasks/{xnli,xcopa,paws-x,
+# xwinograd,xstorycloze}/*.yaml); its group names are ours
+LM_EVAL = {
+    "xnli": ["xnli_ar", "xnli_bg", "xnli_de", "xnli_el", "xnli_en", "xnli_es", "xnli_fr", "xnli_hi",
+             "xnli_ru", "xnli_sw", "xnli_th", "xnli_tr", "xnli_ur", "xnli_vi", "xnli_zh"],
+    "xcopa": ["xcopa_et", "xcopa_ht", "xcopa_id", "xcopa_it", "xcopa_qu", "xcopa_sw", "xcopa_ta", "xcopa_th",
+              "xcopa_tr", "xcopa_vi", "xcopa_zh"],
+    "pawsx": ["paws_de", "paws_en", "paws_es", "paws_fr", "paws_ja", "paws_ko", "paws_zh"],
+    "xwinograd": ["xwinograd_en", "xwinograd_fr", "xwinograd_jp", "xwinograd_pt", "xwinograd_ru",
+                  "xwinograd_zh"],
+    "xstorycloze": ["xstorycloze_ar", "xstorycloze_en", "xstorycloze_es", "xstorycloze_eu", "xstorycloze_hi",
+                    "xstorycloze_id", "xstorycloze_my", "xstorycloze_ru", "xstorycloze_sw", "xstorycloze_te",
+                    "xstorycloze_zh"],
+}
+
+
+def test_lm_eval_names_select_a_task_and_a_language():
+    for group, names in LM_EVAL.items():
+        assert select_task(group) == (load_task(group), None)  # every language (or --languages)
+        for name in names:
+            spec, langs = select_task(name)
+            assert spec.name == group and len(langs) == 1 and spec.lm_eval_name(langs[0]) == name
+    assert select_task("xwinograd_jp")[1] == ["ja"] == select_task("xwinograd_ja")[1]
+    assert select_task("pawsx_de")[1] == ["de"] and select_task("paws_de")[1] == ["de"]
+    assert select_task("xcopa_en")[1] == ["en"]  # ours (the published translation), not lm-eval's
+    assert load_task("paws_de") is load_task("pawsx")
+
+
+def test_unknown_names_list_every_valid_one():
+    with pytest.raises(ConfigError, match=r"unknown task 'paws_xx' \(did you mean pawsx, paws_.*\); valid tasks: xnli, "
+                                          r"xcopa, pawsx, xstorycloze, xwinograd \(or a task .yaml file\); one "
+                                          r"language: xnli_\{ar,bg,.*paws_\{de,en,es,fr,ja,ko,zh\}.*"
+                                          r"xwinograd_\{en,fr,jp,pt,ru,zh,ja\}"):
+        load_task("paws_xx")
+
+
+def test_languages_apply_to_names_without_one():
+    EvalConfig(tasks=["xcopa_zh", "pawsx"], languages=["de"]).validate()
+    with pytest.raises(ConfigError, match=r"'de' is in none .*valid languages: none \(xcopa_zh name their"):
+        EvalConfig(tasks=["xcopa_zh"], languages=["de"]).validate()
+    with pytest.raises(ConfigError, match="xcopa and xcopa_zh both select xcopa in zh; give it once"):
+        EvalConfig(tasks=["xcopa", "xcopa_zh"]).validate()
+    EvalConfig(tasks=["xcopa", "xcopa_zh"], languages=["it"]).validate()  # xcopa: it only

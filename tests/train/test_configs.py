@@ -11,7 +11,7 @@ import yaml
 from crossalign.cli import main as cli_main
 from crossalign.data.samples import read_samples
 from crossalign.errors import ConfigError
-from crossalign.options import load_config
+from crossalign.options import from_dict, load_config
 from crossalign.train.config import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -75,3 +75,15 @@ def test_reads_generate_output(tmp_path):
     samples = read_samples(out)
     assert len(samples) == 3
     assert all(s.src and s.tgt and s.prompt and s.response for s in samples)
+
+
+def test_commented_eval_example_parses():
+    """The commented ``eval:`` section of the Gemma config is a valid section once uncommented."""
+    path = CONFIGS / "train" / "gemma3_270m_ddtp.yaml"
+    lines = path.read_text().splitlines()
+    start = lines.index("# eval:")
+    block = [line[2:] for line in lines[start:] if line.startswith("# ")]
+    data = {**yaml.safe_load(path.read_text()), **yaml.safe_load("\n".join(block))}
+    cfg = from_dict(TrainConfig, data)
+    assert cfg.eval.tasks == ["xcopa"] and cfg.eval.select_best and cfg.eval.shots == [0, 5]
+    assert load_config(TrainConfig, path).eval.tasks == []  # as shipped: no evaluation during training

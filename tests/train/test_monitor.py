@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from crossalign.model.encode import retrieval_by_layer
 from crossalign.testing import tiny_model, tiny_tokenizer
-from crossalign.train.monitor import RetrievalMonitor, choose_layer, retrieval_by_layer
+from crossalign.train.monitor import RetrievalMonitor, choose_layer
 
 from .conftest import PAIRS
 

@@ -19,9 +19,9 @@ def _cfg(*flags) -> TrainConfig:
 
 def test_fields_pass_through_with_yaml_typed_values(tmp_path):
     cfg = _cfg("--training.output_dir", str(tmp_path), "--training.args", "adam_beta2=0.95",
-               "optim=adamw_torch", "eval_strategy=no", "push_to_hub=false", "dataloader_pin_memory=false")
+               "optim=adamw_torch", "eval_strategy=no", "hub_private_repo=true", "dataloader_pin_memory=false")
     assert cfg.training.args == {"adam_beta2": 0.95, "optim": "adamw_torch", "eval_strategy": "no",
-                                 "push_to_hub": False, "dataloader_pin_memory": False}
+                                 "hub_private_repo": True, "dataloader_pin_memory": False}
     args = training_arguments(cfg)
     assert (args.adam_beta2, args.optim, args.dataloader_pin_memory) == (0.95, "adamw_torch", False)
     assert args.learning_rate == cfg.training.learning_rate  # crossalign's own options still apply

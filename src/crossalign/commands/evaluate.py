@@ -5,10 +5,14 @@ XStoryCloze and XWinograd, in-language or cross-lingual.
         --languages zh de --prompt-language en --shots 0 5 --seeds 0 1 2 --output-dir runs/eval
     crossalign evaluate --config runs/eval/config.yaml      # repeat a run from its saved configuration
 
+    crossalign evaluate --model.name_or_path HuggingFaceTB/SmolLM2-135M-Instruct --tasks xcopa_zh paws_de \
+        --apply-chat-template --fewshot-as-multiturn     # lm-eval task names; prompts as chats
+
 Writes results.json (every run, summary over seeds, versions, resolved configuration),
-results.md (a table), config.yaml and, with --predictions, predictions/<run>.jsonl. A task that
-fails does not stop the others: what ran is written, the failures are listed in results.json
-(``failed``) and on stderr, and the exit code is 1.
+results.md (a table), config.yaml, the same runs in lm-evaluation-harness' format
+(results_<date>.json) and, with --predictions, predictions/<run>.jsonl and lm-eval's per-sample
+logs (samples_<task>_<date>.jsonl). A task that fails does not stop the others: what ran is
+written, the failures are listed in results.json (``failed``) and on stderr, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class Config(EvalConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig())
     output_dir: str = field(default="runs/evaluate", metadata={"help": "Where results are written."})
     predictions: bool = field(default=False, metadata={
-        "help": "Also write per-item predictions (JSON lines)."})
+        "help": "Also write per-item predictions (JSON lines) and lm-eval's per-sample logs "
+                "(samples_<task>_<date>.jsonl, like lm-eval's --log_samples)."})
 
     def validate(self) -> None:
         super().validate()
@@ -51,6 +56,7 @@ def check_outputs(cfg: Config) -> None:
 def main(cfg: Config) -> int:
     # Here, not at the top: `crossalign evaluate --help` needs the Config only (datasets and the
     # output writers add ~0.3-0.6 s to its start).
+    from crossalign.eval.lm_eval_results import date_id
     from crossalign.eval.outputs import write_outputs
     from crossalign.eval.runner import check_data, evaluate
     from crossalign.eval.summary import markdown_table
@@ -60,8 +66,13 @@ def main(cfg: Config) -> int:
     check_data(cfg)
     check_model_source(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
+    if cfg.apply_chat_template:
+        from crossalign.eval.chat import chat_template
+
+        chat_template(tokenizer)  # no template: refused here, before the model loads
     model = load_model(cfg.model)
-    results = evaluate(model, tokenizer, cfg, model_name=cfg.model.name_or_path, keep_going=True)
+    results = evaluate(model, tokenizer, cfg, model_name=cfg.model.name_or_path, keep_going=True,
+                       samples=cfg.predictions)
     failed = results.get("failed", [])
     for f in failed:
         print(f"crossalign evaluate: task {f['task']} failed: {f['error']}", file=sys.stderr)
@@ -69,9 +80,10 @@ def main(cfg: Config) -> int:
         print(f"crossalign evaluate: no run finished; nothing written to {cfg.output_dir}", file=sys.stderr)
         return 1
     save_config(cfg, cfg.output_dir)
-    path = write_outputs(results, cfg.output_dir, config=to_dict(cfg), predictions=cfg.predictions)
+    date = date_id()
+    path = write_outputs(results, cfg.output_dir, config=to_dict(cfg), predictions=cfg.predictions, date=date)
     print(markdown_table(results["summary"]), end="")
-    print(f"results: {path}")
+    print(f"results: {path} (lm-evaluation-harness format: {path.parent / f'results_{date}.json'})")
     if failed:
         print(f"crossalign evaluate: {len(failed)} of {len(cfg.tasks)} tasks failed; the results of the others "
               f"are in {path}", file=sys.stderr)

@@ -24,7 +24,7 @@ Texts wrapped over several source lines are joined with single spaces.
 The msgid language defaults to English (``src_lang``). The msgstr language is ``tgt_lang``
 if given, else the first known code among: the catalog's ``Language`` header, the
 ``<lang>`` of ``<lang>/LC_MESSAGES/<domain>.po`` or ``<lang>/<domain>.po``, a file named
-``<lang>.po``.
+``<lang>.po`` (when the catalog has no ``Language`` header).
 """
 
 from __future__ import annotations
@@ -68,17 +68,21 @@ def has_markup(text: str) -> bool:
 def catalog_language(path: Path, metadata: dict[str, str]) -> str | None:
     """The msgstr language: the first known code of the ``Language`` header, the path, or None.
 
-    A header that is not a known code (``"Estonian"``, ``"dv"``) gives way to the path; when
-    the path says nothing either, the header's unknown code is the error.
+    A header that is not a known code (``"Estonian"``, ``"xx"``) gives way to the folder; when
+    the folder says nothing either, the header's unknown code is the error. The file name is
+    read as a code (``<lang>.po``) only without a header and outside ``LC_MESSAGES``: it is
+    usually the domain, and most three-letter words are ISO 639-3 codes (``app``, ``new``).
     """
     header = (metadata.get("Language") or "").strip()
     parts = path.parts
     candidates = [header] if header else []
     if len(parts) >= 3 and parts[-2] == "LC_MESSAGES":
         candidates.append(parts[-3])
-    elif len(parts) >= 2:
-        candidates.append(parts[-2])  # <lang>/<domain>.po
-    candidates.append(path.stem)  # <lang>.po
+    else:
+        if len(parts) >= 2:
+            candidates.append(parts[-2])  # <lang>/<domain>.po
+        if not header:
+            candidates.append(path.stem)  # <lang>.po
     for code in candidates:
         if is_known(code):
             return lang_code(code, path)

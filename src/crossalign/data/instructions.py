@@ -38,7 +38,7 @@ from crossalign.data import hf
 from crossalign.data.filters import text_problem
 from crossalign.data.pairs import lang_code
 from crossalign.errors import InputError
-from crossalign.languages import LANGUAGES
+from crossalign.languages import iso639_3
 
 FIELDS = ("id", "instruction", "input", "output")
 
@@ -153,7 +153,9 @@ def read_instruction_file(path: str | Path) -> list[Instruction]:
 def _language_file(folder: Path, code: str) -> Path | None:
     canonical = lang_code(code, folder)
     for where in (folder, folder / "data"):  # data/: a clone of the hub repository
-        for name in dict.fromkeys([code, canonical, LANGUAGES[canonical][1]]):
+        # zh-Hant.json is never read as zho.json: the ISO 639-3 code does not carry the script
+        names = [code, canonical] + ([iso639_3(canonical)] if "-" not in canonical else [])
+        for name in dict.fromkeys(names):
             for suffix in (".json", ".jsonl", ".json.gz"):
                 if (where / f"{name}{suffix}").is_file():
                     return where / f"{name}{suffix}"

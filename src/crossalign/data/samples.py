@@ -1,18 +1,37 @@
-"""The training sample: one JSON line of ``crossalign generate``'s output, written and read here.
+"""The training sample: one JSON line of ``crossalign generate``'s output or of TRL's formats,
+written and read here.
 
     rows = (Sample(pair, prompt, response, ...).to_dict() for ...)   # written by generate
     samples = read_samples("samples.jsonl")                            # read by train
 
-One sample per line::
+Our own schema, one sample per line::
 
     {"pair": {"src_lang": "en", "tgt_lang": "zh", "src": "...", "tgt": "...",
               "hard_negative": "..." (optional)},
      "prompt": "... Answer in Chinese:", "response": " ...", ...}
 
-A sample may carry only the pair (contrastive only) or only prompt and response (LM
-only); other keys (languages, mode, template, origin) are kept for people, ignored by training.
-The field names live here and nowhere else. A malformed
-line is an :class:`~crossalign.errors.InputError` naming ``file:line``.
+``crossalign train`` also reads the instruction formats of TRL, with or without a ``pair``:
+
+=================================  =================================================  =======================
+format                             row                                                loss on
+=================================  =================================================  =======================
+standard prompt-completion         ``{"prompt": "The sky is", "completion": " blue."}``  the completion
+conversational                     ``{"messages": [{"role": "user", "content": ...},     every assistant turn
+                                   {"role": "assistant", "content": ...}]}``
+conversational prompt-completion   ``{"prompt": [messages], "completion": [messages]}``  the completion's
+                                                                                      assistant turns
+=================================  =================================================  =======================
+
+The instruction loss is on answers only, as TRL's ``completion_only_loss`` and
+``assistant_only_loss``: what the model is asked is never a target. Conversations are rendered
+by the tokenizer's chat template (``data.chat_template``, :mod:`crossalign.train.dataset`).
+TRL's language-modeling rows (``{"text": ...}``) have no answer and are refused.
+
+A sample may carry only the pair (contrastive only) or only an instruction part (LM only); a
+sample without a pair adds nothing to the contrastive loss, one without an instruction part
+nothing to the LM loss. Other keys (languages, mode, template, origin) are kept for people,
+ignored by training. The field names live here and nowhere else. A malformed line is an
+:class:`~crossalign.errors.InputError` naming ``file:line``.
 """
 
 from __future__ import annotations
@@ -26,6 +45,8 @@ from crossalign.io import iter_jsonl
 
 PAIR, SRC, TGT, HARD_NEGATIVE = "pair", "src", "tgt", "hard_negative"
 PROMPT, RESPONSE = "prompt", "response"
+COMPLETION, MESSAGES, TEXT = "completion", "messages", "text"  # TRL's column names
+ROLE, CONTENT, ASSISTANT = "role", "content", "assistant"
 
 
 @dataclass(frozen=True)
@@ -56,9 +77,16 @@ class TrainSample:
     src: str | None  # contrastive pair (None when the sample has none)
     tgt: str | None
     hard_negative: str | None
-    prompt: str | None  # instruction sample (None when the sample has none)
+    prompt: str | None  # instruction sample as text (None when the sample has none or is a conversation)
     response: str | None
     where: str  # file:line, for messages
+    # instruction sample as a conversation: (role, content) turns, rendered by the chat template
+    messages: tuple[tuple[str, str], ...] | None = None
+    train_from: int = 0  # the assistant turns from this index on are trained (a completion: after the prompt)
+
+    @property
+    def has_instruction(self) -> bool:
+        return self.prompt is not None or self.messages is not None
 
 
 def _text(obj: dict, key: str, path: Path, line: int, required: bool) -> str | None:
@@ -72,6 +100,44 @@ def _text(obj: dict, key: str, path: Path, line: int, required: bool) -> str | N
     return value
 
 
+def _messages(value: object, key: str, path: Path, line: int) -> list[tuple[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise InputError(f"field {key!r} must be a non-empty list of {{'role', 'content'}} messages", path, line)
+    out = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or not isinstance(m.get(ROLE), str) or not m[ROLE].strip():
+            raise InputError(f"{key}[{i}] must be an object with a string {ROLE!r} and {CONTENT!r}", path, line)
+        if not isinstance(m.get(CONTENT), str):
+            got = type(m.get(CONTENT)).__name__
+            raise InputError(f"{key}[{i}].{CONTENT} must be a string (multimodal content is not read), got {got}",
+                             path, line)
+        if m[ROLE] == ASSISTANT and not m[CONTENT].strip():
+            raise InputError(f"{key}[{i}] is an assistant turn with empty content", path, line)
+        out.append((m[ROLE], m[CONTENT]))
+    return out
+
+
+def _conversation(obj: dict, path: Path, line: int) -> tuple[tuple[tuple[str, str], ...], int] | None:
+    """``(turns, train_from)`` of a conversational row, or None when the row is not one."""
+    if obj.get(MESSAGES) is not None:
+        extra = [k for k in (PROMPT, RESPONSE, COMPLETION) if obj.get(k) is not None]
+        if extra:
+            raise InputError(f"field {MESSAGES!r} and {extra}: give a conversation or a prompt, not both", path, line)
+        turns, start = _messages(obj[MESSAGES], MESSAGES, path, line), 0
+    elif isinstance(obj.get(PROMPT), list) or isinstance(obj.get(COMPLETION), list):
+        if not (isinstance(obj.get(PROMPT), list) and isinstance(obj.get(COMPLETION), list)):
+            raise InputError(f"a conversational {PROMPT!r} needs a conversational {COMPLETION!r} (both lists of "
+                             f"messages), or both must be strings", path, line)
+        prompt = _messages(obj[PROMPT], PROMPT, path, line)
+        turns, start = prompt + _messages(obj[COMPLETION], COMPLETION, path, line), len(prompt)
+    else:
+        return None
+    if not any(role == ASSISTANT for role, _ in turns[start:]):
+        what = f"field {COMPLETION!r}" if start else "the conversation"
+        raise InputError(f"{what} has no {ASSISTANT!r} turn: there is no answer to train on", path, line)
+    return tuple(turns), start
+
+
 def parse_sample(obj: object, path: Path, line: int) -> TrainSample:
     if not isinstance(obj, dict):
         raise InputError(f"expected a JSON object, got {type(obj).__name__}", path, line)
@@ -83,13 +149,25 @@ def parse_sample(obj: object, path: Path, line: int) -> TrainSample:
         src = _text(pair, SRC, path, line, True)
         tgt = _text(pair, TGT, path, line, True)
         neg = _text(pair, HARD_NEGATIVE, path, line, False)
+    where = f"{path}:{line}"
+    conversation = _conversation(obj, path, line)
+    if conversation is not None:
+        return TrainSample(src, tgt, neg, None, None, where, *conversation)
+    if obj.get(COMPLETION) is not None and obj.get(RESPONSE) is not None:
+        raise InputError(f"fields {RESPONSE!r} and {COMPLETION!r}: give one answer", path, line)
+    answer = COMPLETION if obj.get(COMPLETION) is not None else RESPONSE
     prompt = _text(obj, PROMPT, path, line, False)
-    response = _text(obj, RESPONSE, path, line, prompt is not None)
+    response = _text(obj, answer, path, line, prompt is not None)
     if prompt is None and response is not None:
-        raise InputError(f"field {RESPONSE!r} without {PROMPT!r}", path, line)
+        raise InputError(f"field {answer!r} without {PROMPT!r}", path, line)
     if src is None and prompt is None:
-        raise InputError(f"a sample needs {PAIR!r} and/or {PROMPT!r} + {RESPONSE!r}", path, line)
-    return TrainSample(src, tgt, neg, prompt, response, f"{path}:{line}")
+        if obj.get(TEXT) is not None:
+            raise InputError(
+                f"field {TEXT!r} (TRL language modeling) has no answer to train on: give {PROMPT!r} + "
+                f"{COMPLETION!r}, or {MESSAGES!r} with assistant turns", path, line)
+        raise InputError(f"a sample needs {PAIR!r} and/or {PROMPT!r} + {RESPONSE!r} (or TRL's {PROMPT!r} + "
+                         f"{COMPLETION!r}, or {MESSAGES!r})", path, line)
+    return TrainSample(src, tgt, neg, prompt, response, where)
 
 
 def read_samples(path: str | Path, max_samples: int | None = None) -> list[TrainSample]:

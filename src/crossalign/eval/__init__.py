@@ -10,7 +10,9 @@ Data flows render -> batch -> forward -> decide:
 * ``demos.py``: k demonstrations per item, seeded, never the item itself;
 * ``render.py``: template + item -> (context, continuation) strings -> token ids;
 * ``scoring.py``: the batched, prefix-cached log-likelihood engine;
-* ``runner.py``: tasks x language pairs x shots x seeds -> metrics; ``outputs.py`` writes them;
+* ``chat.py``: prompts through the tokenizer's chat template (instruction-tuned models);
+* ``runner.py``: tasks x language pairs x shots x seeds -> metrics; ``outputs.py`` writes them,
+  ``lm_eval_results.py`` in lm-evaluation-harness' format too;
 * ``callback.py``: evaluation during training with best-checkpoint selection.
 
     crossalign evaluate --help

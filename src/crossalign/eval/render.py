@@ -88,8 +88,13 @@ class Rendered:
     def shared_context(self) -> bool:
         return len({c for c, _ in self.pairs}) == 1
 
+    @property
+    def gold(self) -> tuple[str, str]:
+        """The gold choice's (context, continuation): a demonstration."""
+        return self.pairs[self.label]
+
     def demo(self) -> str:
-        context, continuation = self.pairs[self.label]
+        context, continuation = self.gold
         return context + continuation
 
 
@@ -114,8 +119,10 @@ def prompt(demos: list[str], separator: str, context: str) -> str:
     return "".join(d + separator for d in demos) + context
 
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Token ids of (context, continuation) exactly as lm-evaluation-harness splits them."""
+def encode_pair(tokenizer, context: str, continuation: str, *,
+                add_special_tokens: bool = True) -> tuple[list[int], list[int]]:
+    """Token ids of (context, continuation) exactly as lm-evaluation-harness splits them.
+    ``add_special_tokens=False`` for a context that already holds them (a rendered chat)."""
     if context == "":
         cont = tokenizer.encode(continuation, add_special_tokens=False)
         prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
@@ -125,6 +132,6 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     n = len(context) - len(context.rstrip())
     if n:
         context, continuation = context[:-n], context[-n:] + continuation
-    whole = tokenizer.encode(context + continuation)
-    ctx = tokenizer.encode(context)
+    whole = tokenizer.encode(context + continuation, add_special_tokens=add_special_tokens)
+    ctx = tokenizer.encode(context, add_special_tokens=add_special_tokens)
     return ctx, whole[len(ctx) :]

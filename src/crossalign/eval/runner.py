@@ -12,6 +12,11 @@ items. ``prompt_language: same`` is the in-language setting, a code (``en``) the
 cross-lingual one. Metrics: ``acc`` (sum log-likelihood of the continuation), ``acc_norm``
 (divided by its length in UTF-8 bytes) and, with ``seq: true``, ``acc_seq`` (log-likelihood
 of the whole sequence: the AFP reference's decision rule).
+
+A task name selects a task and its languages (:func:`crossalign.eval.tasks.select_task`):
+``xcopa`` every language (or those of ``languages``), lm-eval's ``xcopa_zh`` one. With
+``apply_chat_template`` the prompts go through the tokenizer's chat template
+(:mod:`crossalign.eval.chat`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from crossalign.errors import ConfigError, InputError
+from crossalign.eval.chat import chat_prompt, chat_template, starts_with_bos
 from crossalign.eval.demos import MODES, choose_demos
 from crossalign.eval.loaders import load_items, local_path
 from crossalign.eval.render import encode_pair, prompt, render
 from crossalign.eval.scoring import Request, Scorer
 from crossalign.eval.summary import summarize
-from crossalign.eval.tasks import TASKS, load_task
+from crossalign.eval.tasks import TASKS, select_task
 from crossalign.languages import normalize
 
 _MIN_GROUP = 8  # items sharing demonstrations that are worth a prefix of their own
@@ -37,7 +43,8 @@ _MIN_GROUP = 8  # items sharing demonstrations that are worth a prefix of their 
 @dataclass
 class EvalConfig:
     tasks: list[str] = field(default_factory=lambda: list(TASKS), metadata={
-        "help": "Tasks to evaluate (built-in names or task .yaml files)."})
+        "help": "Tasks to evaluate: built-in names (every language), lm-eval names of one language "
+                "(xcopa_zh, paws_de, xwinograd_jp...) or task .yaml files."})
     languages: list[str] = field(default_factory=list, metadata={
         "help": "Sample languages; empty = every language of each task."})
     prompt_language: str = field(default="same", metadata={
@@ -53,6 +60,14 @@ class EvalConfig:
         "help": "afp (reference templates) or lm_eval (lm-evaluation-harness); default: each task's."})
     separator: str | None = field(default=None, metadata={
         "help": "Text between demonstrations (default: the template's, a blank line)."})
+    apply_chat_template: bool = field(default=False, metadata={
+        "help": "Render prompts through the tokenizer's chat template (instruction-tuned models; "
+                "lm-eval's --apply_chat_template). Off: the plain prompt (base models)."})
+    fewshot_as_multiturn: bool = field(default=False, metadata={
+        "help": "With apply_chat_template: each demonstration as a user turn and an assistant turn "
+                "(lm-eval's --fewshot_as_multiturn); off: the whole prompt in one user message."})
+    system_instruction: str | None = field(default=None, metadata={
+        "help": "With apply_chat_template: a system message before the prompt."})
     split: str | None = field(default=None, metadata={"help": "Evaluated split (default: each task's)."})
     demo_split: str | None = field(default=None, metadata={
         "help": "Split the demonstrations come from (default: each task's)."})
@@ -68,12 +83,29 @@ class EvalConfig:
     progress: bool = field(default=True, metadata={"help": "Show a progress bar."})
 
     def validate(self) -> None:
-        specs = [load_task(t) for t in self.tasks]
-        known = sorted({lang for spec in specs for lang in spec.languages})
+        selected = [select_task(t) for t in self.tasks]
+        specs = [spec for spec, _ in selected]
+        # --languages restricts the names that select every language, not xcopa_zh
+        known = sorted({lang for spec, only in selected if only is None for lang in spec.languages})
+        fixed = [t for t, (_, only) in zip(self.tasks, selected, strict=True) if only is not None]
         for lang in self.languages:
             if normalize(lang) not in known:
+                hint = (f" ({', '.join(fixed)} name their language; languages applies to task names "
+                        "without one, such as xcopa)") if fixed else ""
                 raise ConfigError(f"language {lang!r} is in none of the tasks {self.tasks}; "
-                                  f"valid languages: {', '.join(known)}")
+                                  f"valid languages: {', '.join(known) or 'none'}{hint}")
+        wanted = {normalize(x) for x in self.languages}
+        seen: dict[tuple[str, str], str] = {}
+        for t, (spec, only) in zip(self.tasks, selected, strict=True):
+            for lang in only or [x for x in spec.languages if not wanted or x in wanted]:
+                if (spec.name, lang) in seen:
+                    raise ConfigError(f"tasks: {seen[(spec.name, lang)]} and {t} both select {spec.name} in "
+                                      f"{lang}; give it once")
+                seen[(spec.name, lang)] = t
+        if not self.apply_chat_template:
+            for name in ("fewshot_as_multiturn", "system_instruction"):
+                if getattr(self, name):
+                    raise ConfigError(f"{name} needs apply_chat_template (it shapes the chat)")
         for spec in specs:
             if self.template is not None:
                 spec.template(self.template, spec.languages[0])
@@ -105,19 +137,25 @@ def check_data(cfg: EvalConfig) -> None:
         return
     overrides = dict(d.split("=", 1) for d in cfg.datasets)
     for task in cfg.tasks:
-        spec = load_task(task)
+        spec, only = select_task(task)
         if spec.name in overrides:
             continue
         eval_split = spec.check_split(cfg.split or spec.eval_split)
         demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
-        for p_lang, s_lang in _pairs(spec, cfg):
+        for p_lang, s_lang in _pairs(spec, cfg, only):
             local_path(spec, s_lang, eval_split, Path(cfg.data_dir))
             if any(k > 0 for k in cfg.shots):
                 local_path(spec, p_lang, demo_split, Path(cfg.data_dir))
 
 
-def _pairs(spec, cfg: EvalConfig) -> list[tuple[str, str]]:
-    langs = [normalize(x) for x in cfg.languages] or list(spec.languages)
+def language_pairs(task: str, cfg: EvalConfig) -> tuple:
+    """(spec, [(prompt language, sample language), ...]) that task name ``task`` runs under ``cfg``."""
+    spec, only = select_task(task)
+    return spec, _pairs(spec, cfg, only)
+
+
+def _pairs(spec, cfg: EvalConfig, only: list[str] | None = None) -> list[tuple[str, str]]:
+    langs = only or [normalize(x) for x in cfg.languages] or list(spec.languages)
     out = []
     for lang in langs:
         if lang not in spec.languages:
@@ -146,21 +184,33 @@ def _metrics(scores, rendered, *, seq: bool) -> tuple[dict, list[dict]]:
     return metrics, preds
 
 
+def _prompt(tokenizer, cfg: EvalConfig, demos: list[tuple[str, str]], sep: str, context: str,
+            continuation: str) -> tuple[str, str, bool]:
+    """(context text, continuation, add special tokens) of one choice as it is scored: the plain
+    prompt, or the chat (continuation without its leading whitespace, no BOS added twice)."""
+    if not cfg.apply_chat_template:
+        return prompt([c + a for c, a in demos], sep, context), continuation, True
+    text = chat_prompt(tokenizer, demos, context, separator=sep, multiturn=cfg.fewshot_as_multiturn,
+                       system=cfg.system_instruction)
+    return text, continuation.lstrip(), not starts_with_bos(tokenizer, text)
+
+
 def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, pool, k, seed, cfg, *,
-            same: bool):
+            same: bool, prompts: list | None = None):
     """Score one run; returns (metrics, per-item predictions). ``same``: the demonstration pool may
-    hold the evaluated items (same split, and same language or a parallel dataset)."""
+    hold the evaluated items (same split, and same language or a parallel dataset). ``prompts``, if
+    given, receives per item its ``[(context, continuation), ...]`` strings as scored, one per choice."""
     try:
         demos = choose_demos(pool, items, k, seed, cfg.demo_mode, exclude_same_id=same)
     except ValueError as exc:
         raise ConfigError(f"task {spec.name} ({p_lang}->{s_lang}, {k}-shot): {exc}") from None
-    demo_text = {}
+    demo_pair = {}
     groups: dict[tuple, list[int]] = {}
     rendered = []
     for i, (item, ds) in enumerate(zip(items, demos, strict=True)):
         for d in ds:
-            if d["id"] not in demo_text:
-                demo_text[d["id"]] = render(spec, template, d, p_lang, p_lang).demo()
+            if d["id"] not in demo_pair:
+                demo_pair[d["id"]] = render(spec, template, d, p_lang, p_lang).gold
         rendered.append(render(spec, template, item, s_lang, p_lang))
         groups.setdefault(tuple(d["id"] for d in ds), []).append(i)
     sep = cfg.separator if cfg.separator is not None else spec.template(template, p_lang).separator
@@ -170,12 +220,14 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
     big = [idx for idx in groups.values() if len(idx) >= _MIN_GROUP]
     rest = sorted(i for idx in groups.values() if len(idx) < _MIN_GROUP for i in idx)
     scores: list = [None] * len(items)
+    texts: list = [None] * len(items)
     for idx in [*big, rest] if rest else big:
         requests, owner = [], []  # owner[j] = (item index, choice indices)
         for i in idx:
             r = rendered[i]
-            demo_strs = [demo_text[d["id"]] for d in demos[i]]
-            enc = [encode_pair(tokenizer, prompt(demo_strs, sep, ctx), cont) for ctx, cont in r.pairs]
+            demo_pairs = [demo_pair[d["id"]] for d in demos[i]]
+            texts[i] = [_prompt(tokenizer, cfg, demo_pairs, sep, ctx, cont) for ctx, cont in r.pairs]
+            enc = [encode_pair(tokenizer, ctx, cont, add_special_tokens=add) for ctx, cont, add in texts[i]]
             if r.shared_context:
                 requests.append(Request(enc[0][0], [c for _, c in enc]))
                 owner.append((i, list(range(len(enc)))))
@@ -198,15 +250,26 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
     for row, item, ds in zip(preds, items, demos, strict=True):
         row["id"] = item["id"]
         row["demos"] = [d["id"] for d in ds]
+    if prompts is not None:
+        prompts.extend([(ctx, cont) for ctx, cont, _ in t] for t in texts)
     return metrics, preds
 
 
-def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=print, keep_going: bool = False) -> dict:
+def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=print, keep_going: bool = False,
+             samples: bool = False) -> dict:
     """Run every configured evaluation; returns the results dict (see
     :func:`crossalign.eval.outputs.write_outputs`).
 
     ``keep_going``: a task that fails (bad data, a context too long for the model...) is recorded
-    under ``failed`` with its error and the other tasks still run; otherwise the error propagates."""
+    under ``failed`` with its error and the other tasks still run; otherwise the error propagates.
+    ``details`` holds what the lm-eval-format files need (:mod:`crossalign.eval.lm_eval_results`):
+    the items and split sizes of each run, the model's description and, with ``samples``, every
+    prompt as scored."""
+    from crossalign.eval.lm_eval_results import model_info
+
+    template = chat_template(tokenizer) if cfg.apply_chat_template else None
+    details = {"start_time": time.time(), "specs": {}, "items": {}, "n_original": {},
+               "prompts": {} if samples else None}
     overrides = dict(d.split("=", 1) for d in cfg.datasets)
     bar = None
     if cfg.progress:
@@ -220,7 +283,7 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
     try:
         for task in cfg.tasks:
             try:
-                _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log)
+                _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details)
             except (ConfigError, InputError, ValueError, RuntimeError, OSError) as exc:
                 if not keep_going:
                     raise
@@ -230,24 +293,29 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
         if bar is not None:
             bar.close()
         model.train(was_training)
-    out = {"model": model_name, "runs": runs, "summary": summarize(runs), "predictions": predictions}
+    details["model"] = model_info(model, tokenizer, scorer.max_length, chat_template=template)
+    details["end_time"] = time.time()
+    out = {"model": model_name, "runs": runs, "summary": summarize(runs), "predictions": predictions,
+           "details": details}
     if failed:
         out["failed"] = failed
     return out
 
 
-def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log) -> None:
-    spec = load_task(task)
+def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details) -> None:
+    spec, only = select_task(task)
     eval_split = spec.check_split(cfg.split or spec.eval_split)
     demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
-    pairs = _pairs(spec, cfg)
+    pairs = _pairs(spec, cfg, only)
     if not pairs:
         log(f"[evaluate] {spec.name}: none of the languages {cfg.languages} "
             f"(it has {spec.languages}); skipped")
     source = dict(data_dir=cfg.data_dir, hub_id=overrides.get(spec.name))
+    details["specs"][spec.name] = spec
     pools: dict[str, list[dict]] = {}
     for p_lang, s_lang in pairs:
         items = load_items(spec, s_lang, eval_split, **source)
+        n_original = len(items)
         if cfg.limit is not None:
             items = items[: cfg.limit]
         same = demo_split == eval_split and (p_lang == s_lang or spec.parallel)
@@ -258,8 +326,9 @@ def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictio
                 start = time.perf_counter()
                 if bar is not None:
                     bar.set_description(f"{spec.name} {p_lang}->{s_lang} {k}-shot seed {seed}")
+                prompts = [] if details["prompts"] is not None else None
                 metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
-                                         pools.get(p_lang, []), k, seed, cfg, same=same)
+                                         pools.get(p_lang, []), k, seed, cfg, same=same, prompts=prompts)
                 run = {"task": spec.name, "template": cfg.template or spec.default_template,
                        "prompt_language": p_lang, "sample_language": s_lang,
                        "setting": "in-language" if p_lang == s_lang else "cross-lingual",
@@ -268,7 +337,12 @@ def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictio
                        "n_items": len(items), "metrics": metrics,
                        "seconds": round(time.perf_counter() - start, 3)}
                 runs.append(run)
-                predictions[_run_name(run)] = preds
+                name = _run_name(run)
+                predictions[name] = preds
+                details["items"][name] = items
+                details["n_original"][name] = n_original
+                if prompts is not None:
+                    details["prompts"][name] = prompts
 
 
 def _run_name(run: dict) -> str:

@@ -11,13 +11,21 @@ The built-in tasks are the files in ``eval/tasks/``, found when this module is i
 listed in :data:`TASKS` in the order of their ``order`` key (files without one follow, by name):
 adding a task is adding a file.
 
+Besides a task's own name (every language, or those of ``--languages``), lm-evaluation-harness'
+names select a task and one language: ``xcopa_zh``, ``paws_de``, ``xwinograd_jp`` (the task
+file's ``lm_eval_task`` pattern, with the dataset's spelling of the language), and
+``{task}_{language}`` with our codes (``pawsx_de``, ``xwinograd_ja``). lm-eval's group names
+(``xnli``, ``xcopa``, ``pawsx``, ``xwinograd``, ``xstorycloze``) are our task names.
+
     from crossalign.eval.tasks import load_task, TASKS
     spec = load_task("xcopa"); spec.template("lm_eval", "zh")
+    select_task("paws_de")     # -> (the pawsx spec, ["de"])
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -59,7 +67,14 @@ class TaskSpec:
     fields: list[str] = field(default_factory=list)  # item fields besides id and label (templates use them)
     codes: dict[str, str] = field(default_factory=dict)
     order: int | None = None  # position in the default task list (TASKS)
+    lm_eval_task: str = ""  # lm-evaluation-harness' per-language task name, e.g. "paws_{code}"
+    version: float = 1.0  # lm-eval's task version (configs[task]["metadata"]["version"])
     path: str = ""
+
+    def lm_eval_name(self, lang: str) -> str:
+        """lm-evaluation-harness' name of this task in (canonical) language ``lang``: xwinograd, ja
+        -> ``xwinograd_jp``; pawsx, de -> ``paws_de``."""
+        return (self.lm_eval_task or self.name + "_{code}").format(code=self.code(lang))
 
     def code(self, lang: str) -> str:
         """The dataset's spelling of a (canonical) language code, e.g. ja -> jp for XWinograd."""
@@ -141,8 +156,14 @@ def parse_task(data: dict, where: str) -> TaskSpec:
         fields=[str(f) for f in data.get("fields") or []],
         codes={normalize(k): v for k, v in (data.get("codes") or {}).items()},
         order=data.get("order"),
+        lm_eval_task=str(data.get("lm_eval_task") or ""),
+        version=data.get("version", 1.0),
         path=where,
     )
+    if spec.lm_eval_task and "{code}" not in spec.lm_eval_task:
+        raise ConfigError(f"{where}: lm_eval_task must contain {{code}}, got {spec.lm_eval_task!r}")
+    if isinstance(spec.version, bool) or not isinstance(spec.version, int | float):
+        raise ConfigError(f"{where}: version must be a number, got {spec.version!r}")
     if spec.order is not None and (isinstance(spec.order, bool) or not isinstance(spec.order, int)):
         raise ConfigError(f"{where}: order must be an integer, got {spec.order!r}")
     for part in ("hub", "local"):
@@ -182,12 +203,53 @@ def task_names(folder: Path = TASK_DIR) -> tuple[str, ...]:
 TASKS = task_names()
 
 
+def _language_names() -> dict[str, tuple[str, str]]:
+    """name -> (built-in task, language) for every name that selects one language."""
+    out: dict[str, tuple[str, str]] = {}
+    for task in TASKS:
+        spec = read_task(TASK_DIR / f"{task}.yaml")
+        for lang in spec.languages:
+            for name in (spec.lm_eval_name(lang), f"{task}_{lang}"):
+                out.setdefault(name, (task, lang))
+    return out
+
+
+LANGUAGE_NAMES = _language_names()
+
+
+def valid_names() -> str:
+    """Every accepted task name, compactly: ``xnli, ... (or a task .yaml file); one language:
+    xnli_{ar,bg,...}, paws_{de,...}, ...``."""
+    families: dict[tuple[str, str], list[str]] = {}  # (prefix, suffix) -> codes
+    for task in TASKS:
+        spec = read_task(TASK_DIR / f"{task}.yaml")
+        for pattern, code in ((spec.lm_eval_task or task + "_{code}", spec.code), (task + "_{code}", str)):
+            prefix, _, suffix = pattern.partition("{code}")
+            codes = families.setdefault((prefix, suffix), [])
+            codes += [c for c in map(code, spec.languages) if c not in codes]
+    one = ", ".join(f"{p}{{{','.join(c)}}}{s}" for (p, s), c in families.items())
+    return f"{', '.join(TASKS)} (or a task .yaml file); one language: {one}"
+
+
+def select_task(name: str) -> tuple[TaskSpec, list[str] | None]:
+    """(spec, languages) that a task name selects: a built-in name or a task file selects every
+    language (None: those of ``--languages``, or all); an lm-eval name like ``xcopa_zh`` one."""
+    if name in LANGUAGE_NAMES and name not in TASKS:
+        task, lang = LANGUAGE_NAMES[name]
+        return load_task(task), [lang]
+    return load_task(name), None
+
+
 def load_task(name: str) -> TaskSpec:
-    """The spec of a built-in task, or of a task file given by path (``my_task.yaml``)."""
+    """The spec of a built-in task (by our name or an lm-eval name such as ``paws_de``), or of a
+    task file given by path (``my_task.yaml``)."""
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
+        if name in LANGUAGE_NAMES and name not in TASKS:
+            name = LANGUAGE_NAMES[name][0]
         if name not in TASKS:
-            raise ConfigError(
-                f"unknown task {name!r}; valid tasks: {', '.join(TASKS)} (or a task .yaml file)")
+            close = difflib.get_close_matches(name, [*TASKS, *LANGUAGE_NAMES], n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"unknown task {name!r}{hint}; valid tasks: {valid_names()}")
         path = TASK_DIR / f"{name}.yaml"
     return read_task(path)

@@ -23,13 +23,13 @@ from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig
 from crossalign.io import write_json
 from crossalign.model.adapt import add_lora
+from crossalign.model.encode import retrieval_by_layer
 from crossalign.model.layers import num_layers
 from crossalign.model.load import load_model, load_tokenizer
 from crossalign.options import to_dict
 from crossalign.pipeline.cache import fingerprint, is_done, mark_done
 from crossalign.retrieval import peak_layer
 from crossalign.train.checkpoint import load_lm_weights
-from crossalign.train.monitor import retrieval_by_layer
 
 
 def tatoeba_pairs(cfg: ExperimentConfig, split: str = "test") -> dict[str, tuple[list[str], list[str]]]:

@@ -5,7 +5,9 @@
 
 Sentences are sorted by length so each batch pads little, run through
 :func:`crossalign.model.layers.hidden_states_at` (which stops at the highest layer asked
-for), pooled, and put back in input order.
+for), pooled, and put back in input order. :func:`retrieval_by_layer` scores translation pairs'
+top-1 retrieval at each layer (training's held-out monitor, ``layer: auto``, the Encoder's
+``dev_pairs``, the Tatoeba study).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from crossalign.masks import pooling_mask
 from crossalign.model.layers import hidden_states_at
 from crossalign.model.pooling import pool
+from crossalign.retrieval import retrieval_accuracy
 
 
 def tokenize_for_pooling(tokenizer, sentences: Sequence[str], max_length: int | None = None):
@@ -67,3 +71,35 @@ def encode(
         reps = torch.cat(chunks) if chunks else torch.empty(0)
         result[layer] = reps[inverse] if len(order) else reps
     return result
+
+
+def retrieval_by_layer(
+    lm: nn.Module,
+    tokenizer,
+    src: Sequence[str],
+    tgt: Sequence[str],
+    layers: Sequence[int],
+    pooling: str = "mean",
+    include_special: bool = False,
+    batch_size: int = 32,
+    max_length: int = 128,
+) -> dict[int, float]:
+    """``{layer: mean of src->tgt and tgt->src top-1 accuracy}``, computed in eval mode."""
+    was_training = lm.training
+    lm.eval()
+    try:
+        kwargs = dict(
+            layers=list(layers),
+            pooling=pooling,
+            include_special=include_special,
+            batch_size=batch_size,
+            max_length=max_length,
+        )
+        a = encode(lm, tokenizer, list(src), **kwargs)
+        b = encode(lm, tokenizer, list(tgt), **kwargs)
+    finally:
+        lm.train(was_training)
+    return {
+        layer: (retrieval_accuracy(a[layer], b[layer]) + retrieval_accuracy(b[layer], a[layer])) / 2
+        for layer in layers
+    }

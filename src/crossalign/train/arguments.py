@@ -30,12 +30,19 @@ OWN = {
     "ddp_backend": "training.ddp_backend", "use_cpu": "model.device (cpu)",
     "resume_from_checkpoint": "training.resume_from_checkpoint",
     "gradient_checkpointing": "training.gradient_checkpointing (applied to the model, whatever its wrapper)",
+    "load_best_model_at_end": "eval.select_best (the best checkpoint on the eval section's dev metric)",
+    "metric_for_best_model": "eval.metric", "greater_is_better": "eval.greater_is_better",
+    "push_to_hub": "training.push_to_hub (uploads the final model/ folder with its model card)",
+    "hub_model_id": "training.hub_model_id",
 }
 FIXED = {
     "remove_unused_columns": "the collator reads the samples' own columns",
     "ddp_find_unused_parameters": "early exit and batches without pairs or LM samples leave parameters "
                                   "without a gradient in some steps",
     "label_names": "the objective computes its own losses; there are no label columns to name",
+    "hub_strategy": "training.push_to_hub uploads the final model/ once, at the end; checkpoints stay local",
+    "include_num_input_tokens_seen": "the trainer counts the tokens of pairs and LM samples itself "
+                                     "(state.num_input_tokens_seen, reported in the model card)",
 }
 
 

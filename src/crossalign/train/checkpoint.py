@@ -6,8 +6,8 @@ The final model is written atomically (a temporary folder renamed into place) wi
 ``save_pretrained`` (safetensors): LoRA adapters are merged by default so plain
 ``AutoModelForCausalLM.from_pretrained`` loads it; tied input/output embeddings stay tied
 because the head is never copied (the config keeps ``tie_word_embeddings`` and the file
-stores the matrix once). The tokenizer and the resolved crossalign configuration are
-saved beside it.
+stores the matrix once). The tokenizer, the resolved crossalign configuration and the
+model card (``README.md``) are saved beside it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
 
-from crossalign.io import atomic_dir, write_json
+from crossalign.io import atomic_dir, write_json, write_text
 from crossalign.options import save_config
 
 
@@ -81,8 +81,10 @@ def save_final_model(
     config=None,
     extra: dict | None = None,
     state_dict: dict | None = None,
+    card: str | None = None,
 ) -> Path:
-    """Write the trained model, its tokenizer and the resolved config to ``out_dir`` (atomically).
+    """Write the trained model, its tokenizer and the resolved config to ``out_dir`` (atomically);
+    ``card``: the model card, written as ``README.md`` (see :mod:`crossalign.train.card`).
 
     ``state_dict``: the full weights gathered from a sharded run (FSDP, DeepSpeed); LoRA is then
     saved as an adapter, unmerged, since merging needs the whole weights in place."""
@@ -96,4 +98,6 @@ def save_final_model(
             save_config(config, tmp)
         if extra:
             write_json(Path(tmp) / "crossalign_train.json", extra)
+        if card is not None:
+            write_text(Path(tmp) / "README.md", card)
     return Path(out_dir)

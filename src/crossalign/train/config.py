@@ -39,8 +39,19 @@ class LoraConfig:
 
 @dataclass
 class DataConfig:
-    train_file: str = field(default="", metadata={"help": "JSON lines written by `crossalign generate`."})
+    train_file: str = field(
+        default="",
+        metadata={"help": "JSON lines written by `crossalign generate`, or in TRL's formats: prompt/completion "
+                          "(text or messages) or messages; the LM loss is on the answers only."},
+    )
     max_samples: int | None = field(default=None, metadata={"help": "Use only the first N samples."})
+    chat_template: bool = field(
+        default=False,
+        metadata={"help": "Render instruction samples with the tokenizer's chat template (instruction-tuned "
+                          "models): the prompt as a user turn, the response as the assistant turn, the loss on "
+                          "the assistant's answer only. Needed for conversations (messages). Off: plain text "
+                          "(base models)."},
+    )
 
 
 @dataclass
@@ -172,6 +183,18 @@ class TrainingConfig:
                           "--training.args eval_strategy=steps 'fsdp=full_shard auto_wrap' fp16=true. Fields "
                           "that crossalign sets from its own options are refused with the option to use instead."},
     )
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "Upload the final model/ folder (weights, tokenizer, model card) to the Hugging Face "
+                          "hub once training is done; the repository is created (or checked) before the model "
+                          "loads. Token, privacy and revision: training.args hub_token / hub_private_repo / "
+                          "hub_revision, or the usual HF_TOKEN / `hf auth login`."},
+    )
+    hub_model_id: str | None = field(
+        default=None,
+        metadata={"help": "Repository to push to (namespace/name, or name under the token's user); "
+                          "default: the name of training.output_dir."},
+    )
 
 
 @dataclass
@@ -191,6 +214,64 @@ class MonitorConfig:
 
 
 @dataclass
+class DevEvalConfig:
+    """ICL evaluation on validation splits during training (the ``eval`` section; off without tasks)."""
+
+    tasks: list[str] = field(
+        default_factory=list,
+        metadata={"help": "ICL tasks to evaluate on their validation splits while training (e.g. xcopa pawsx); "
+                          "empty = no evaluation during training. Tasks with only test splits are refused."},
+    )
+    languages: list[str] = field(
+        default_factory=list, metadata={"help": "Sample languages; empty = every language of each task."}
+    )
+    prompt_language: str = field(
+        default="same",
+        metadata={"help": "'same' = in-language; a code such as 'en' = cross-lingual (English demonstrations "
+                          "and template)."},
+    )
+    shots: list[int] = field(default_factory=lambda: [0], metadata={"help": "Numbers of demonstrations."})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Demonstration seeds."})
+    template: str | None = field(
+        default=None, metadata={"help": "afp or lm_eval; default: each task's own."}
+    )
+    split: str | None = field(
+        default=None,
+        metadata={"help": "Evaluated split (default: each task's validation split); a test split is refused."},
+    )
+    demo_split: str | None = field(
+        default=None, metadata={"help": "Split of the demonstrations (default: each task's; never a test split)."}
+    )
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Folder with the datasets' published files (e.g. ../shared/data); "
+                                        "default: the hub."}
+    )
+    datasets: list[str] = field(
+        default_factory=list, metadata={"help": "Dataset overrides as task=hub_id_or_folder."}
+    )
+    limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N items per run."})
+    seq: bool = field(default=False, metadata={"help": "Also compute acc_seq (whole-sequence log-likelihood)."})
+    batch_size: int = field(default=16, metadata={"help": "Items per forward pass."})
+    max_rows: int = field(default=64, metadata={"help": "Most continuation rows per forward pass."})
+    steps: int = field(
+        default=0,
+        metadata={"help": "Evaluate every N steps (0 = at every checkpoint save, training.save_steps); "
+                          "always at the last step."},
+    )
+    metric: str = field(
+        default="icl_mean_acc",
+        metadata={"help": "Dev metric that names the best checkpoint: icl_mean_acc, icl_mean_acc_norm, "
+                          "icl_mean_acc_seq, or one run's, e.g. icl_xcopa_en-zh_0shot_seed0_acc."},
+    )
+    greater_is_better: bool = field(default=True, metadata={"help": "Higher values of eval.metric are better."})
+    select_best: bool = field(
+        default=False,
+        metadata={"help": "Save as model/ the checkpoint with the best eval.metric (like the Trainer's "
+                          "load_best_model_at_end) instead of the last step; the choice is recorded."},
+    )
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=_model_default)
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -199,6 +280,7 @@ class TrainConfig:
     clm: ClmConfig = field(default_factory=ClmConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    eval: DevEvalConfig = field(default_factory=DevEvalConfig)
 
     def loss_weights(self) -> dict[str, float]:
         """The weight of each term of the objective (``train/objective.py`` TERMS), by name."""
@@ -245,3 +327,21 @@ class TrainConfig:
             raise ConfigError(f"lora.dropout must be in [0, 1), got {lo.dropout}")
         if not self.lora.target_modules:
             raise ConfigError("lora.target_modules is empty: give module names or all-linear")
+        self._validate_eval()
+
+    def _validate_eval(self) -> None:
+        """What the eval section can be refused for without reading tasks (train/evaluation.py checks those)."""
+        e = self.eval
+        for name, value, low in (("eval.steps", e.steps, 0), ("eval.limit", e.limit, 1),
+                                 ("eval.batch_size", e.batch_size, 1), ("eval.max_rows", e.max_rows, 1)):
+            if value is not None and value < low:
+                raise ConfigError(f"{name} must be at least {low}, got {value}")
+        if not e.tasks:
+            if e.select_best:
+                raise ConfigError("eval.select_best needs eval.tasks: the best checkpoint is chosen on them")
+            return
+        if e.select_best and e.steps and self.training.save_steps % e.steps:
+            raise ConfigError(
+                f"eval.select_best: training.save_steps ({self.training.save_steps}) must be a multiple of "
+                f"eval.steps ({e.steps}) so that every checkpoint is evaluated; or leave eval.steps 0 "
+                "(evaluate at every save)")

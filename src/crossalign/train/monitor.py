@@ -19,41 +19,9 @@ import torch
 from torch import nn
 from transformers import TrainerCallback
 
-from crossalign.model.encode import encode
+from crossalign.model.encode import retrieval_by_layer
 from crossalign.model.layers import num_layers
-from crossalign.retrieval import peak_layer, retrieval_accuracy
-
-
-def retrieval_by_layer(
-    lm: nn.Module,
-    tokenizer,
-    src: Sequence[str],
-    tgt: Sequence[str],
-    layers: Sequence[int],
-    pooling: str = "mean",
-    include_special: bool = False,
-    batch_size: int = 32,
-    max_length: int = 128,
-) -> dict[int, float]:
-    """``{layer: mean of src->tgt and tgt->src top-1 accuracy}``, computed in eval mode."""
-    was_training = lm.training
-    lm.eval()
-    try:
-        kwargs = dict(
-            layers=list(layers),
-            pooling=pooling,
-            include_special=include_special,
-            batch_size=batch_size,
-            max_length=max_length,
-        )
-        a = encode(lm, tokenizer, list(src), **kwargs)
-        b = encode(lm, tokenizer, list(tgt), **kwargs)
-    finally:
-        lm.train(was_training)
-    return {
-        layer: (retrieval_accuracy(a[layer], b[layer]) + retrieval_accuracy(b[layer], a[layer])) / 2
-        for layer in layers
-    }
+from crossalign.retrieval import peak_layer
 
 
 def choose_layer(

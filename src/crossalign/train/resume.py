@@ -10,8 +10,9 @@ The rules, so that one output folder holds one run:
 * An explicit ``checkpoint-N`` folder must exist and be complete.
 * Either way the checkpoint must come from a run with the same settings: every checkpoint
   holds the run's resolved configuration (``config.yaml``), and any difference outside
-  :data:`FREE_ON_RESUME` (logging, saving, reporting) is refused with the differences listed
-  and the ways to continue.
+  :data:`FREE_ON_RESUME` (logging, saving, reporting, where data is read from) is refused with
+  the differences listed and the ways to continue; the ``eval`` section defines the run (its
+  history and best checkpoint carry over, ``eval/callback.py``).
 * A fresh run (no ``resume_from_checkpoint``) into a folder that already holds checkpoints is
   refused unless ``training.overwrite_output_dir`` is set; then the old checkpoints are
   removed when training starts (:func:`clear_checkpoints`).
@@ -40,7 +41,10 @@ FREE_ON_RESUME = frozenset({
     "training.output_dir", "training.resume_from_checkpoint", "training.overwrite_output_dir",
     "training.logging_steps", "training.save_steps", "training.save_total_limit", "training.report_to",
     "training.dataloader_num_workers", "training.ddp_backend", "monitor.every", "monitor.batch_size",
+    "training.push_to_hub", "training.hub_model_id", "eval.batch_size", "eval.max_rows", "eval.data_dir",
 })
+# What the eval section writes beside the checkpoints: they belong to the run the checkpoints belong to.
+EVAL_FILES = ("icl_eval.jsonl", "best_checkpoint.json")
 
 
 def checkpoints(output_dir: str | Path) -> list[Path]:
@@ -203,8 +207,14 @@ def resumable(cfg) -> Path | None:
 
 
 def clear_checkpoints(output_dir: str | Path) -> list[Path]:
-    """Remove the ``checkpoint-N`` folders of an earlier run (``overwrite_output_dir``); returns them."""
+    """Remove the ``checkpoint-N`` folders of an earlier run (``overwrite_output_dir``) and its dev
+    evaluation files (:data:`EVAL_FILES`); returns them."""
     removed = checkpoints(output_dir)
     for folder in removed:
         shutil.rmtree(folder)
+    for name in EVAL_FILES:
+        path = Path(output_dir) / name
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
     return removed

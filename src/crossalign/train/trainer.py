@@ -20,6 +20,7 @@ are a dict ``{term: items}`` and the figures logged since the last log a dict
 all-reduce. Logged at every logging step: ``loss`` (the weighted sum), ``loss/cl`` (per pair),
 ``loss/clm`` (per response token), ``cl/accuracy`` (in-batch top-1 of the anchors), and
 held-out retrieval when a :class:`~crossalign.train.monitor.RetrievalMonitor` is given.
+The tokens fed forward (:func:`batch_tokens`, all ranks) add up in ``state.num_input_tokens_seen``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ from crossalign.losses.gather import all_reduce_sum
 from crossalign.options import save_config
 from crossalign.train.checkpoint import load_lm_weights
 from crossalign.train.objective import TERMS, afp_loss, step_totals
+
+
+def batch_tokens(batch: dict) -> int:
+    """Real tokens a batch feeds forward: contrastive sentences plus LM sequences, padding excluded."""
+    n = 0
+    if "cl_attention_mask" in batch:
+        n += int(batch["cl_attention_mask"].sum())
+    if "clm_attention_mask" in batch:
+        n += int(batch["clm_attention_mask"].sum())
+    elif "clm_input_ids" in batch:  # packed: one row of real tokens
+        n += batch["clm_input_ids"].numel()
+    return n
 
 
 class AlignmentTrainer(Trainer):
@@ -70,10 +83,14 @@ class AlignmentTrainer(Trainer):
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
         totals = step_totals(batch_samples)  # {term: items} of this rank's micro-batches
-        if self.accelerator.num_processes > 1:
-            counts = torch.tensor(list(totals.values()), dtype=torch.float64, device=device)
-            counts = self.accelerator.reduce(counts, reduction="sum")
-            totals = dict(zip(totals, counts.tolist(), strict=True))
+        tokens = float(sum(batch_tokens(b) for b in batch_samples))
+        if self.accelerator.num_processes > 1:  # one all-reduce for the totals and the token count
+            counts = torch.tensor([*totals.values(), tokens], dtype=torch.float64, device=device)
+            counts = self.accelerator.reduce(counts, reduction="sum").tolist()
+            totals, tokens = dict(zip(totals, counts[:-1], strict=True)), counts[-1]
+        # The Trainer's own count reads an input_ids field that these batches do not have; the state
+        # field is saved in every checkpoint, so the count survives a resumption.
+        self.state.num_input_tokens_seen += int(tokens)
         return batch_samples, totals
 
     # ---- loss -----------------------------------------------------------------------

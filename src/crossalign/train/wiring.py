@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import set_seed
 
+from crossalign import __version__
 from crossalign.data.collate import AlignmentCollator
 from crossalign.data.samples import read_samples
 from crossalign.errors import ConfigError, InputError
@@ -28,9 +30,12 @@ from crossalign.model.load import check_model_source, load_model, load_tokenizer
 from crossalign.model.packing import packing_mode
 from crossalign.options import save_config
 from crossalign.train.arguments import training_arguments
+from crossalign.train.card import card_facts, render_card
 from crossalign.train.checkpoint import save_final_model
 from crossalign.train.config import TrainConfig
-from crossalign.train.dataset import tokenize_samples
+from crossalign.train.dataset import check_chat_template, tokenize_samples
+from crossalign.train.evaluation import check_eval, dev_callback, dev_eval_record, select_best
+from crossalign.train.hub import prepare_push, push_model
 from crossalign.train.inputs import check_lengths, heldout_split, trainable_model_config
 from crossalign.train.monitor import MonitorCallback, RetrievalMonitor, choose_layer
 from crossalign.train.resume import clear_checkpoints, plan_start
@@ -54,11 +59,18 @@ class TrainingRun:
     start: Path | None = None  # the checkpoint resumed (None: a fresh run), from plan_start
     heldout_before: float | None = None  # held-out retrieval at the pooled layer before / after training
     heldout_after: float | None = None
+    dev_eval: object = None  # the ICLEvalCallback of the eval section (None without one)
+    hub_repo: str | None = None  # the repository training.push_to_hub uploads model/ to
+    command: str | None = None  # the command line, for the model card
+    best: dict | None = None  # the checkpoint eval.select_best put into model/
 
 
-def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> Path | None:
-    """Train as configured and save the final model; returns its folder (None on non-main ranks)."""
-    return finish_run(build_run(cfg, say))
+def run_training(cfg: TrainConfig, say: Callable[[str], None] = print, command: str | None = None) -> Path | None:
+    """Train as configured and save the final model; returns its folder (None on non-main ranks).
+    ``command``: the command line that started the run, written into the model card."""
+    run = build_run(cfg, say)
+    run.command = command
+    return finish_run(run)
 
 
 def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingRun:
@@ -71,13 +83,17 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
     check_output_dir(t.output_dir, "training.output_dir")
     args = training_arguments(cfg)  # refuses bad training.args (and sets up the processes) before the model loads
     start = plan_start(cfg, say)
+    check_eval(cfg)  # unknown tasks or languages, test splits, missing files, a metric no run gives
     check_model_source(cfg.model)
+    hub_repo = prepare_push(cfg, args)  # token and repository, on the main process
     set_seed(t.seed)
     samples = read_samples(cfg.data.train_file, cfg.data.max_samples)
     samples, held_src, held_tgt = heldout_split(samples, cfg.monitor.heldout)
 
     model_cfg = trainable_model_config(cfg.model)
     tokenizer = load_tokenizer(model_cfg)
+    # a missing chat template, or conversations without data.chat_template: refused before the model loads
+    check_chat_template(tokenizer, samples if cfg.clm.weight > 0 else [], cfg.data.chat_template)
     lm = load_model(model_cfg, device=torch.device("cpu"))  # the Trainer places it on its device
     check_lengths(cfg, lm)
     check_output_head(lm, torch.tensor([tokenizer("Hello world, this is a check.")["input_ids"]]))
@@ -131,6 +147,7 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
         cfg.contrastive.max_length,
         use_pairs=cfg.contrastive.weight > 0,
         use_clm=cfg.clm.weight > 0,
+        chat_template=cfg.data.chat_template,
         hard_negatives=cfg.contrastive.hard_negatives,
     )
     if cfg.contrastive.hard_negatives and not counts["hard_negatives"]:
@@ -171,15 +188,17 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
             cfg.monitor.every,
             cfg.monitor.batch_size,
         )
+    dev = dev_callback(cfg, tokenizer, lm, say)
     if args.should_save:
         save_config(cfg, t.output_dir)
+    callbacks = ([MonitorCallback(monitor)] if monitor else []) + ([dev] if dev else [])
     trainer = AlignmentTrainer(
         model=module,
         args=args,
         train_dataset=data,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[MonitorCallback(monitor)] if monitor else None,
+        callbacks=callbacks or None,
         weights=cfg.loss_weights(),
         temperature=cfg.contrastive.temperature,
         symmetric=cfg.contrastive.symmetric,
@@ -195,7 +214,13 @@ def build_run(cfg: TrainConfig, say: Callable[[str], None] = print) -> TrainingR
             "monitor.heldout: held-out retrieval during training is not supported with FSDP or "
             "ZeRO-3 (sharded weights); set monitor.every 0 and score checkpoints afterwards"
         )
-    return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say, start)
+    if sharded and dev is not None:
+        raise ConfigError("eval.tasks: ICL evaluation during training is not supported with FSDP or ZeRO-3 "
+                          "(sharded weights); evaluate the checkpoints with `crossalign evaluate` afterwards")
+    if dev is not None:
+        dev.report = trainer.log  # dev metrics reach TensorBoard (eval/icl_*) and the log history as logs
+    return TrainingRun(cfg, trainer, lm, tokenizer, layer, mode, dict(counts), layer_scores, monitor, say, start,
+                       dev_eval=dev, hub_repo=hub_repo)
 
 
 def finish_run(run: TrainingRun) -> Path | None:
@@ -212,11 +237,15 @@ def finish_run(run: TrainingRun) -> Path | None:
     if run.start is not None:
         say(f"resuming from {run.start}")
     run.trainer.train(resume_from_checkpoint=str(run.start) if run.start is not None else None)
+    if run.dev_eval is not None and cfg.eval.select_best:
+        run.best = select_best(run.dev_eval, lm, say)  # before the after-measure: it scores the saved model
     extra = {
         "layer": run.layer,
         "layer_scores": run.layer_scores,
         "data_counts": run.counts,
         "lm_batching": run.lm_batching,
+        "steps": run.trainer.state.global_step,
+        "tokens": run.trainer.state.num_input_tokens_seen,
     }
     if monitor is not None:
         extra["heldout_retrieval_after"] = run.heldout_after = monitor.measure(lm)["heldout/retrieval"]
@@ -228,10 +257,25 @@ def finish_run(run: TrainingRun) -> Path | None:
         wrapped = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
         full = trainer.accelerator.get_state_dict(wrapped)
         state_dict = {k.removeprefix("lm."): v for k, v in full.items()}
+    if run.dev_eval is not None:
+        extra["dev_eval"] = dev_eval_record(cfg, run.dev_eval, selected=run.best is not None)
     out = None
     if trainer.args.should_save:
+        card = render_card(card_facts(
+            cfg, layer=run.layer, num_layers=num_layers(lm), layer_scores=run.layer_scores, steps=extra["steps"],
+            tokens=extra["tokens"], counts=run.counts, world_size=trainer.args.world_size,
+            heldout={"pairs": len(monitor.src), "before": run.heldout_before, "after": run.heldout_after}
+            if monitor is not None else None,
+            dev_eval=extra.get("dev_eval"), command=run.command,
+            versions={"crossalign": __version__, "transformers": transformers.__version__,
+                      "torch": torch.__version__}))
         out = save_final_model(
-            lm, run.tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra, state_dict=state_dict
+            lm, run.tokenizer, Path(t.output_dir) / "model", cfg.lora.merge, cfg, extra, state_dict=state_dict,
+            card=card,
         )
+        if run.hub_repo is not None:
+            url = push_model(run.hub_repo, out, trainer.args, step=extra["steps"])
+            say(f"pushed {out} to https://huggingface.co/{run.hub_repo} ({url})")
     run.trainer.accelerator.wait_for_everyone()
     return out
+
