@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from ddp_worker import PROMPTS, SENTENCES  # the samples of the DDP test
 
 from crossalign.data.collate import AlignmentCollator
 from crossalign.data.samples import TrainSample
@@ -39,18 +40,6 @@ from crossalign.train.checkpoint import save_final_model
 from crossalign.train.dataset import tokenize_samples
 from crossalign.train.objective import afp_loss
 
-SENTENCES = [
-    ("The cat sits on the mat.", "猫坐在垫子上。"),
-    ("Bonjour", "你好"),
-    ("He dropped a hammer.", "Er ließ einen Hammer fallen."),
-    ("Where is the station?", "车站在哪里？"),
-]
-PROMPTS = [
-    ("I like green tea. Answer in German:", " Ich mag grünen Tee."),
-    ("Translate:", " bonjour le chat"),
-    ("Why?", " because"),
-    ("The man broke his toe. Answer in Chinese:", " 那个人弄断了脚趾。"),
-]
 # case -> (architecture, sharding); gemma3's tiny model ties its input and output embeddings
 CASES = {"llama-accelerate": ("llama", "accelerate"), "llama-head": ("llama", "head"),
          "gemma3-accelerate": ("gemma3", "accelerate")}
