@@ -213,3 +213,17 @@ def test_task_names_of_settings_shots_and_seeds():
                _run("xcopa", "zh", "zh", 5, 1)]
     assert [v[0] for v in task_names(several, specs).values()] == [
         "xcopa_zh_xl-en_0shot", "xcopa_zh_xl-en_5shot_seed0", "xcopa_zh_xl-en_5shot_seed1", "xcopa_zh_5shot_seed1"]
+
+
+
+def test_a_second_run_into_the_folder_replaces_the_first_runs_lm_eval_files(tmp_path, run_folder):
+    """One folder holds one run: writing a run again leaves only the new run's lm-eval files (and
+    other files alone)."""
+    _, res = run_folder
+    write_outputs(res, tmp_path, predictions=True, date="2026-11-22T10-00-00.000000")
+    (tmp_path / "notes.txt").write_text("kept")
+    write_outputs(res, tmp_path, predictions=True, date="2026-11-23T09-00-00.000000")
+    assert sorted(p.name for p in tmp_path.glob("results_*.json")) == ["results_2026-11-23T09-00-00.000000.json"]
+    assert sorted(p.name for p in tmp_path.glob("samples_*.jsonl")) == [
+        "samples_xcopa_it_2026-11-23T09-00-00.000000.jsonl", "samples_xcopa_zh_2026-11-23T09-00-00.000000.jsonl"]
+    assert (tmp_path / "notes.txt").read_text() == "kept"

@@ -274,7 +274,14 @@ def write_lm_eval(results: dict, out_dir: str | Path, *, config: dict | None = N
     returns the results file's path."""
     out, date = Path(out_dir), date or date_id()
     doc, rows = lm_eval_results(results, config=config, samples=samples)
-    for task, task_rows in rows.items():
-        write_jsonl(out / f"samples_{task}_{date}.jsonl", task_rows)
+    written = [out / f"samples_{task}_{date}.jsonl" for task in rows]
+    for path, task_rows in zip(written, rows.values(), strict=True):
+        write_jsonl(path, task_rows)
     write_json(out / f"results_{date}.json", doc)
+    written.append(out / f"results_{date}.json")
+    # One folder holds one run: this run replaces results.json, so the lm-eval files of an earlier
+    # run into the same folder go too (lm-eval's readers would otherwise list both runs).
+    for old in [*out.glob("results_*.json"), *out.glob("samples_*.jsonl")]:
+        if old not in written:
+            old.unlink()
     return out / f"results_{date}.json"
