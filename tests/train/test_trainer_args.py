@@ -34,6 +34,8 @@ def test_fields_pass_through_with_yaml_typed_values(tmp_path):
     ("learning_rate=1.0", "training.args.learning_rate: crossalign sets it from training.learning_rate"),
     ("use_cpu=true", "training.args.use_cpu: crossalign sets it from model.device"),
     ("remove_unused_columns=true", "training.args.remove_unused_columns: crossalign must set it itself"),
+    # a token as an option would land in config.yaml and the model card, and be uploaded
+    ("hub_token=hf_secret", "training.args.hub_token: a token given as an option is written into config.yaml"),
     ("eval_strategy=bogus", "training.args: transformers refuses these TrainingArguments"),
     ("badly", "training.args: 'badly' is not KEY=VALUE"),
 ])

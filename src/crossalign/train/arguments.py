@@ -35,6 +35,8 @@ OWN = {
     "push_to_hub": "training.push_to_hub (uploads the final model/ folder with its model card)",
     "hub_model_id": "training.hub_model_id",
 }
+# Secrets: an option is written into config.yaml, every checkpoint and the model card's command line.
+SECRETS = {"hub_token"}
 FIXED = {
     "remove_unused_columns": "the collator reads the samples' own columns",
     "ddp_find_unused_parameters": "early exit and batches without pairs or LM samples leave parameters "
@@ -53,6 +55,10 @@ def check_trainer_args(cfg: TrainConfig) -> None:
     for key in cfg.training.args:
         if key in OWN:
             raise ConfigError(f"training.args.{key}: crossalign sets it from {OWN[key]}; use that option")
+        if key in SECRETS:
+            raise ConfigError(f"training.args.{key}: a token given as an option is written into config.yaml, every "
+                              "checkpoint and the model card, and would be uploaded with the model; set HF_TOKEN "
+                              "or run `hf auth login` instead")
         if key in FIXED:
             raise ConfigError(f"training.args.{key}: crossalign must set it itself ({FIXED[key]})")
         if key not in known:

@@ -187,8 +187,8 @@ class TrainingConfig:
         default=False,
         metadata={"help": "Upload the final model/ folder (weights, tokenizer, model card) to the Hugging Face "
                           "hub once training is done; the repository is created (or checked) before the model "
-                          "loads. Token, privacy and revision: training.args hub_token / hub_private_repo / "
-                          "hub_revision, or the usual HF_TOKEN / `hf auth login`."},
+                          "loads. The token: HF_TOKEN or `hf auth login`; privacy and revision: training.args "
+                          "hub_private_repo / hub_revision."},
     )
     hub_model_id: str | None = field(
         default=None,

@@ -6,9 +6,11 @@
 crossalign does not hand ``push_to_hub`` to the Trainer: the Trainer would upload its whole
 output folder (checkpoint weights copied to its top, TensorBoard logs, the run's side files) at
 every save. Here one commit uploads the folder a user loads with ``from_pretrained``, the model
-card as its ``README.md``, once, after training. ``training.args`` still carries ``hub_token``,
-``hub_private_repo`` and ``hub_revision`` to this push; without ``hub_token`` the usual token
-(``HF_TOKEN``, ``hf auth login``) is used. Only the main process talks to the hub.
+card as its ``README.md``, once, after training. ``training.args`` still carries
+``hub_private_repo`` and ``hub_revision`` to this push. The token is the usual one (``HF_TOKEN``,
+``hf auth login``), never an option: ``training.args hub_token`` is refused (train/arguments.py),
+since options are written into config.yaml and the card and would be uploaded. Only the main
+process talks to the hub.
 """
 
 from __future__ import annotations
@@ -36,10 +38,9 @@ def prepare_push(cfg, args) -> str | None:
         validate_repo_id(name)
     except HFValidationError as exc:
         raise ConfigError(f"training.hub_model_id: {name!r} is not a hub repository id ({exc})") from None
-    token = args.hub_token or get_token()
+    token = get_token()
     if not token:
-        raise ConfigError("training.push_to_hub: no Hugging Face token; run `hf auth login`, set HF_TOKEN, "
-                          "or pass --training.args hub_token=...")
+        raise ConfigError("training.push_to_hub: no Hugging Face token; run `hf auth login` or set HF_TOKEN")
     try:
         url = HfApi(token=token).create_repo(name, private=args.hub_private_repo, exist_ok=True)
     except Exception as exc:
@@ -49,7 +50,7 @@ def prepare_push(cfg, args) -> str | None:
 
 def push_model(repo_id: str, folder: str | Path, args, step: int | None = None) -> str:
     """Upload ``folder`` to the root of ``repo_id`` in one commit; returns the commit URL."""
-    api = HfApi(token=args.hub_token or get_token())
+    api = HfApi(token=get_token())
     info = api.upload_folder(
         repo_id=repo_id,
         folder_path=str(folder),
