@@ -233,7 +233,7 @@ def test_chat_template_refusals(chat_tokenizer, right_tokenizer):
 
     chat = read_samples_row({"messages": _msgs(("user", "Hi"), ("assistant", "Hello"))})
     text = TrainSample(None, None, None, "p", " r", "x:1")
-    with pytest.raises(InputError, match=r"^x\.jsonl:1: .*set data\.chat_template true"):
+    with pytest.raises(InputError, match=r"^x\.jsonl:1: .*turn on data\.chat_template"):
         tokenize_samples(chat_tokenizer, [text, chat])
     with pytest.raises(ConfigError, match="tokenizer has no chat template"):
         check_chat_template(right_tokenizer, [text], True)
