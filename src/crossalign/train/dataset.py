@@ -102,7 +102,8 @@ def check_chat_template(tokenizer, samples: Sequence[TrainSample], chat_template
         first = next((s for s in samples if s.messages is not None), None)
         if first is not None:
             raise InputError("this sample is a conversation (a list of messages): it is rendered by the tokenizer's "
-                             "chat template; turn on data.chat_template (--data.chat_template; an instruction-tuned model)", first.where)
+                             "chat template; turn on data.chat_template (--data.chat_template; an instruction-tuned "
+                             "model)", first.where)
     elif not getattr(tokenizer, "chat_template", None):
         raise ConfigError(
             "data.chat_template is on but the tokenizer has no chat template (a base model?): set "
