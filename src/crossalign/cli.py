@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "encode": ("crossalign.commands.encode", "sentence embeddings at one layer (.npy + JSON), MTEB-style encoder"),
     "quickstart": ("crossalign.commands.quickstart", "the whole story on a real model: before, align, after"),
     "study": ("crossalign.commands.study", "the evidence study: base models, AFP and ablations, one report"),
+    "compare": ("crossalign.commands.compare", "two evaluate runs on the same items: paired CI, McNemar, MDE"),
 }
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from crossalign.cli import main as cli_main
 from crossalign.errors import ConfigError
+from crossalign.eval.paired import compare_paired
 from crossalign.experiments.config import StudyConfig
-from crossalign.experiments.results import icl_cells, mean_and_se, per_language_retrieval, verdict
+from crossalign.experiments.results import icl_cells, icl_comparison, mean_and_se, per_language_retrieval, verdict
 from crossalign.experiments.study import load_experiment, planned
-from crossalign.experiments.tables import pct
+from crossalign.experiments.tables import pct, signed
 from crossalign.options import load_config
+from crossalign.pipeline.icl import run_name
 from crossalign.testing import tiny_model, tiny_tokenizer
 
 
@@ -148,6 +151,27 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     out = capsys.readouterr().out
     assert "report:" in out
 
+    # ICL is compared on the same items, paired: every run's per-item predictions are stored
+    assert set(afp["icl"]["predictions"]) == {run_name(r) for r in afp["icl"]["runs"]}
+    for name, p in base["icl"]["predictions"].items():
+        assert len(p["id"]) == len(p["pred"]) == 6 and sorted(p["id"]) == sorted(afp["icl"]["predictions"][name]["id"])
+    # the paired numbers in the report are those of the items: English 0-shot is one language, one seed
+    pa, pb = base["icl"]["predictions"]["xcopa.en-en.0shot.seed0"], afp["icl"]["predictions"]["xcopa.en-en.0shot.seed0"]
+    by_id = dict(zip(pb["id"], zip(pb["pred"], pb["label"], strict=True), strict=True))
+    want = compare_paired(np.equal(pa["pred"], pa["label"]), [by_id[i][0] == by_id[i][1] for i in pa["id"]])
+    key = ("xcopa", "in-language", 0, "en")
+    got = icl_comparison(afp, base, key, 0.03)
+    assert got["paired"] is not None and got["ci"] == pytest.approx(want["ci"]) and got["mde"] == want["mde"]
+    assert got["diff"] == pytest.approx(cells[key]["acc"] - icl_cells(base)[key]["acc"])
+    row = next(line for line in report.splitlines() if line.startswith("| xcopa | in-language | 0 | en |")
+               and "McNemar" not in line and "[" in line)
+    assert f"[{signed(want['ci'][0])}, {signed(want['ci'][1])}]" in row and f"| {pct(want['mde'])} |" in row
+    assert "| paired 95% CI | McNemar p | MDE |" in report
+    # 6 items a language: every ICL comparison has an MDE far above the +3-point target
+    assert want["mde"] > 0.03 and "**underpowered**" in row
+    assert "comparisons are underpowered (MDE above the +3-point target effect)" in report
+    assert "95% interval excluding 0" in report and "> target, underpowered" in report
+
     # a second run reuses every stage (no training), and --report_only rewrites the report alone
     capsys.readouterr()
     assert cli_main(["study", "--config", str(path)]) == 0
@@ -156,6 +180,25 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     (tmp / "docs" / "results.md").unlink()
     assert cli_main(["study", "--config", str(path), "--report_only"]) == 0
     assert (tmp / "docs" / "results.md").read_text().splitlines()[4:] == report.splitlines()[4:]
+
+    # a run measured before predictions were stored: its report rows fall back to the unpaired noise,
+    # and the next study run re-runs its ICL only (same accuracies), after which they are paired again
+    icl_file = tmp / "runs" / "cl_only_tiny" / "measure" / "icl.json"
+    icl = json.loads(icl_file.read_text())
+    icl.pop("predictions")
+    icl_file.write_text(json.dumps(icl))
+    old = json.loads((tmp / "runs" / "cl_only_tiny" / "results.json").read_text())
+    old["icl"].pop("predictions")
+    fallback = icl_comparison(old, base, key, 0.03)
+    assert fallback["paired"] is None and fallback["ci"] is None
+    assert fallback["mde"] == pytest.approx(2.8016 * fallback["noise"], rel=1e-4)
+    capsys.readouterr()
+    assert cli_main(["study", "--config", str(path), "--only", "cl_only_tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "re-running ICL only" in out and "warning" not in out and "Tatoeba retrieval at every layer" not in out
+    again = json.loads((tmp / "runs" / "cl_only_tiny" / "results.json").read_text())
+    assert [r["metrics"] for r in again["icl"]["runs"]] == [r["metrics"] for r in icl["runs"]]
+    assert icl_comparison(again, base, key, 0.03)["paired"] is not None
 
 
 def test_quick_variant_runs_subset_with_overrides(study):
@@ -171,6 +214,12 @@ def test_quick_variant_runs_subset_with_overrides(study):
     assert exps[1].train.training.max_steps == 2 and exps[0].tatoeba.pairs == 8
     cfg.quick = False
     assert [e.train.training.max_steps for e in planned(cfg)[0] if e.align] == [4, 4, 4]
+    # full_overrides change the full variant only (configs/study.yaml: ICL on the full test sets)
+    cfg.full_overrides = ["evaluate.limit=null", "evaluate.tasks=[xcopa, xnli]"]
+    assert {(e.evaluate.limit, tuple(e.evaluate.tasks)) for e in planned(cfg)[0]} == {(None, ("xcopa", "xnli"))}
+    cfg.quick = True
+    assert {e.evaluate.limit for e in planned(cfg)[0]} == {6}
+    cfg.quick, cfg.full_overrides = False, []
     # a baseline with results already on disk is not re-measured for --only (it would be replaced)
     (tmp / "runs-quick" / "base_tiny").mkdir(parents=True)
     (tmp / "runs-quick" / "base_tiny" / "results.json").write_text("{}")

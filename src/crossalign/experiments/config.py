@@ -116,6 +116,9 @@ class StudyConfig:
     output_dir: str = field(default="runs/study", metadata={"help": "Where every run is written."})
     experiments: list[str] = field(default_factory=list, metadata={
         "help": "Experiment YAML files, in the order they run (base models first)."})
+    full_overrides: list[str] = field(default_factory=list, metadata={
+        "help": "key=value settings (dotted, YAML values) applied to every experiment of the full (not --quick) "
+                "variant: configs/study.yaml evaluates ICL on the full test sets there."})
     quick: bool = field(default=False, metadata={
         "help": "The quick variant: only quick_experiments, with quick_overrides applied to each."})
     quick_experiments: list[str] = field(default_factory=list, metadata={
@@ -133,6 +136,7 @@ class StudyConfig:
         "help": "Languages with alignment pairs (the rest are reported as unseen)."})
 
     def validate(self) -> None:
-        for item in self.quick_overrides:
-            if "=" not in item:
-                raise ConfigError(f"quick_overrides: {item!r} is not key=value")
+        for name in ("full_overrides", "quick_overrides"):
+            for item in getattr(self, name):
+                if "=" not in item:
+                    raise ConfigError(f"{name}: {item!r} is not key=value")

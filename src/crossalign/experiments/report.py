@@ -14,6 +14,7 @@ from pathlib import Path
 from crossalign.experiments.figures import figures
 from crossalign.experiments.results import load_results
 from crossalign.experiments.sections import (
+    TARGETS,
     compute_section,
     dev_section,
     icl_delta_section,
@@ -25,6 +26,7 @@ from crossalign.experiments.sections import (
     targets_section,
     tatoeba_section,
 )
+from crossalign.experiments.tables import pct
 from crossalign.io import write_json, write_text
 from crossalign.languages import normalize
 
@@ -35,6 +37,19 @@ def _git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+ICL_STATISTICS = (
+    "\nDifferences (aligned - base, points) on the same items. *Paired 95% CI*: bootstrap over items "
+    "(10,000 resamples, seed 0; resampled within each language, languages weighed equally), for k-shot the "
+    "difference averaged over demonstration seeds with their variance added; *McNemar p*: exact, two-sided, "
+    "on the items whose prediction changed (largest over seeds); *MDE*: the minimal detectable effect at 80% "
+    "power, alpha 0.05, from the observed share of changed predictions (normal approximation to McNemar). "
+    "A difference is a gain or a loss when its paired interval excludes 0; a row whose MDE exceeds the "
+    "target effect (+3 points) is **underpowered**. *Unpaired 2σ*: the earlier comparison of the two means, "
+    "for contrast. Runs measured without per-item predictions fall back to it (MDE marked unpaired). "
+    "Formulas: [study.md](study.md#statistics).\n"
+)
 
 
 # ---------------------------------------------------------------- the report
@@ -103,10 +118,17 @@ def render(runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: dict) 
         parts += [f"\n### {base['model']}: accuracy (sum of log-probabilities)\n", icl_section(family),
                   f"\n### {base['model']}: length-normalised accuracy (acc_norm: log-probability per UTF-8 byte)\n",
                   icl_section(family, "acc_norm")]
-    for r in aligned:
-        if r["icl"]["runs"]:
-            parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
-                      icl_delta_section(r, bases[r["baseline"]])]
+    with_icl = [r for r in aligned if r["icl"]["runs"]]
+    if with_icl:
+        parts.append(ICL_STATISTICS)
+    for r in with_icl:
+        md = icl_delta_section(r, bases[r["baseline"]])
+        rows = [line for line in md.splitlines()[2:] if line.strip()]
+        weak = sum("underpowered" in line for line in rows)
+        parts += [f"\n### {r['name']} against {r['baseline']}: differences\n",
+                  f"{weak} of {len(rows)} comparisons are underpowered (MDE above the +{pct(TARGETS['xcopa_gain'], 0)}"
+                  "-point target effect): their \"within noise\" cannot rule out a gain of the target's size.\n\n"
+                  if weak else "", md]
     untested = [r["name"] for r in runs if not r["icl"]["runs"]]
     if untested:
         parts.append(f"\nNot evaluated on ICL (Tatoeba only, to fit the CPU budget): {', '.join(untested)}.\n")

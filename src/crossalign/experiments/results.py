@@ -11,6 +11,15 @@ Noise is stated next to every comparison:
   The items are the same before and after alignment, so this is conservative for a difference.
 
 A difference is called a gain (or a loss) only when it exceeds twice that noise.
+
+ICL comparisons of an aligned run with its base are paired when both runs stored their per-item
+predictions (:func:`icl_paired`, :mod:`crossalign.eval.paired`): the same items, matched by id
+per language, give a paired bootstrap interval of the difference (languages resampled separately
+and weighed equally; demonstration-seed variance added for k-shot), an exact McNemar p-value and
+the minimal detectable effect (MDE, 80% power, alpha 0.05). A difference is then a gain (loss)
+when its paired 95% interval excludes 0, and a comparison whose MDE exceeds the study's target
+effect is labelled underpowered. Runs measured before predictions were stored fall back to the
+unpaired noise above (with the MDE of that unpaired comparison).
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
+from crossalign.eval.paired import compare_paired, mde_from_se
 from crossalign.experiments.tables import pct
 from crossalign.experiments.tatoeba import dev_mean
 from crossalign.retrieval import peak_layer
@@ -90,6 +102,77 @@ def icl_cells(res: dict, english: str = "en", metric: str = "acc") -> dict[tuple
             "languages": sorted(lang for lang, _, _ in rows), "items": min(n for _, _, n in rows),
         }
     return cells
+
+
+def _cell_runs(res: dict, key: tuple, english: str) -> dict[tuple[int, str], dict]:
+    task, setting, shots, subset = key
+    return {(r["seed"], r["sample_language"]): r for r in res["icl"]["runs"]
+            if (r["task"], r["setting"], r["shots"]) == (task, setting, shots)
+            and (r["sample_language"] == english) == (subset == "en")}
+
+
+def _run_name(run: dict) -> str:  # as crossalign.pipeline.icl.run_name (kept import-light here)
+    return f"{run['task']}.{run['prompt_language']}-{run['sample_language']}.{run['shots']}shot.seed{run['seed']}"
+
+
+def icl_paired(run: dict, base: dict, key: tuple, *, metric: str = "acc", english: str = "en",
+               resamples: int = 10_000, seed: int = 0) -> dict | None:
+    """:func:`~crossalign.eval.paired.compare_paired` of ``run`` (B) against ``base`` (A) on the
+    items of the ICL cell ``key`` = (task, setting, shots, subset), or None when the two cannot
+    be paired (either stored no per-item predictions, or they did not evaluate the same items).
+
+    Items are matched by id within each language; languages are the bootstrap's strata (the
+    cell's accuracy is the mean of the language accuracies, as in :func:`icl_cells`); the
+    demonstration seeds are the rows of the (S, N) arrays."""
+    pa, pb = base["icl"].get("predictions"), run["icl"].get("predictions")
+    if not pa or not pb:
+        return None
+    ra, rb = _cell_runs(base, key, english), _cell_runs(run, key, english)
+    if not ra or set(ra) != set(rb):
+        return None
+    field = {"acc": "pred", "acc_norm": "pred_norm"}[metric]
+    seeds, langs = sorted({s for s, _ in ra}), sorted({x for _, x in ra})
+    rows_a, rows_b, strata = [], [], []
+    for s in seeds:
+        ca, cb, st = [], [], []
+        for lang in langs:
+            if (s, lang) not in ra:
+                return None
+            a, b = pa.get(_run_name(ra[s, lang])), pb.get(_run_name(rb[s, lang]))
+            if a is None or b is None or sorted(a["id"]) != sorted(b["id"]):
+                return None
+            pos = {i: k for k, i in enumerate(b["id"])}
+            order = [pos[i] for i in a["id"]]
+            ca += [p == y for p, y in zip(a[field], a["label"], strict=True)]
+            cb += [b[field][k] == b["label"][k] for k in order]
+            st += [lang] * len(order)
+        if strata and st != strata:
+            return None  # seeds evaluated on different items
+        rows_a.append(ca)
+        rows_b.append(cb)
+        strata = st
+    return compare_paired(np.array(rows_a, bool), np.array(rows_b, bool), strata=strata, resamples=resamples,
+                          seed=seed)
+
+
+def icl_comparison(run: dict, base: dict, key: tuple, target: float, metric: str = "acc") -> dict:
+    """The difference of ``run`` and ``base`` on the ICL cell ``key``, with its noise: paired when
+    possible (:func:`icl_paired`), else unpaired (2σ of :func:`icl_cells`). ``verdict`` is gain /
+    loss / within noise, ``underpowered`` whether the MDE exceeds ``target``."""
+    a, b = icl_cells(run, metric=metric)[key], icl_cells(base, metric=metric)[key]
+    diff = a["acc"] - b["acc"]
+    noise = math.hypot(a["noise"], b["noise"])
+    out = {"base": b["acc"], "aligned": a["acc"], "diff": diff, "noise": noise,
+           "noise_kind": "seeds" if (a["seed_std"] or 0) >= a["sampling_se"] else "sampling"}
+    paired = icl_paired(run, base, key, metric=metric)
+    if paired is None:
+        out.update(paired=None, ci=None, p=None, mde=mde_from_se(noise), verdict=verdict(diff, noise))
+    else:
+        lo, hi = paired["ci"]
+        out.update(paired=paired, ci=(lo, hi), p=paired["p_mcnemar"], mde=paired["mde"],
+                   verdict="gain" if lo > 0 else "loss" if hi < 0 else "within noise")
+    out["underpowered"] = out["mde"] > target
+    return out
 
 
 def icl_language_table(res: dict, task: str, setting: str, shots: int) -> dict[str, float]:

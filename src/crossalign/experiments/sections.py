@@ -14,6 +14,7 @@ from crossalign.experiments.results import (
     dev_checkpoints,
     dev_trajectory,
     icl_cells,
+    icl_comparison,
     icl_language_table,
     mean_and_se,
     never_below,
@@ -58,20 +59,21 @@ def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
                       f"{pct(f['base'])}% -> {pct(f['aligned'])}% ({signed(f['delta'])}, 2σ = {pct(2 * f['noise'])})",
                       verdict(f["delta"], f["noise"]) == "gain"))
         if key_x in xa and key_x in xb:
-            gx = xa[key_x]["acc"] - xb[key_x]["acc"]
-            nx = math.hypot(xa[key_x]["noise"], xb[key_x]["noise"])
-            items.append(("XCOPA non-English 0-shot mean: >= +3 points over the base",
-                          f"{pct(xb[key_x]['acc'])}% -> {pct(xa[key_x]['acc'])}% ({signed(gx)}, 2σ = {pct(2 * nx)})",
-                          gx >= TARGETS["xcopa_gain"] and verdict(gx, nx) == "gain"))
+            c = icl_comparison(run, base, key_x, TARGETS["xcopa_gain"])
+            noise = (f"paired 95% CI {_ci(c)}" if c["paired"] else f"2σ = {pct(2 * c['noise'])}")
+            items.append(("XCOPA non-English 0-shot mean: >= +3 points over the base, the 95% interval excluding 0",
+                          f"{pct(c['base'])}% -> {pct(c['aligned'])}% ({signed(c['diff'])}, {noise}; {_mde_note(c)})",
+                          c["diff"] >= TARGETS["xcopa_gain"] and c["verdict"] == "gain"))
             if key_e in xa and key_e in xb:
                 gap = xa[key_e]["acc"] - xa[key_x]["acc"]
                 items.append(("XCOPA English gap (English - non-English mean) <= 4 points after alignment",
                               f"{signed(gap)} (base {signed(xb[key_e]['acc'] - xb[key_x]['acc'])})",
                               gap <= TARGETS["xcopa_gap"]))
-                drop = xb[key_e]["acc"] - xa[key_e]["acc"]
+                e = icl_comparison(run, base, key_e, TARGETS["english_drop"])
+                ci = f" ({signed(e['diff'])}, paired 95% CI {_ci(e)})" if e["paired"] else ""
                 items.append(("XCOPA English not more than 1 point below the base",
-                              f"{pct(xb[key_e]['acc'])}% -> {pct(xa[key_e]['acc'])}%",
-                              drop <= TARGETS["english_drop"]))
+                              f"{pct(e['base'])}% -> {pct(e['aligned'])}%{ci}; {_mde_note(e)}",
+                              -e["diff"] <= TARGETS["english_drop"]))
         for task in sorted({k[0] for k in xa}):
             c0, c5 = xa.get((task, "cross-lingual", 0, "non-en")), xa.get((task, "cross-lingual", 5, "non-en"))
             if c0 and c5:
@@ -197,16 +199,32 @@ def icl_section(runs: list[dict], metric: str = "acc") -> str:
     return table(header, rows)
 
 
-def icl_delta_section(run: dict, base: dict) -> str:
+def _ci(c: dict) -> str:
+    return "–" if c["ci"] is None else f"[{signed(c['ci'][0])}, {signed(c['ci'][1])}]"
+
+
+def _p(c: dict) -> str:
+    return "–" if c["p"] is None else f"{c['p']:.2g}"
+
+
+def _mde_note(c: dict) -> str:
+    kind = "" if c["paired"] else " unpaired"
+    return f"MDE {pct(c['mde'])}{kind}" + (" > target, underpowered" if c["underpowered"] else "")
+
+
+def icl_delta_section(run: dict, base: dict, target: float = TARGETS["xcopa_gain"]) -> str:
+    """Per ICL cell: base, run, Δ, the unpaired 2σ, the paired 95% interval, McNemar's p, the MDE,
+    and the verdict (paired when both runs stored per-item predictions; see :func:`icl_comparison`)."""
     a, b = icl_cells(run), icl_cells(base)
     rows = []
     for key in sorted(set(a) & set(b), key=lambda k: (k[0], k[1] != "in-language", k[2], k[3])):
-        d = a[key]["acc"] - b[key]["acc"]
-        noise = math.hypot(a[key]["noise"], b[key]["noise"])
-        kind = "seeds" if (a[key]["seed_std"] or 0) >= a[key]["sampling_se"] else "sampling"
-        rows.append([key[0], key[1], str(key[2]), key[3], pct(b[key]["acc"]), pct(a[key]["acc"]), signed(d),
-                     f"{pct(2 * noise)} ({kind})", verdict(d, noise)])
-    return table(["task", "setting", "shots", "languages", "base", run["name"], "Δ", "2σ", ""], rows)
+        c = icl_comparison(run, base, key, target)
+        label = c["verdict"] + ("; **underpowered**" if c["underpowered"] else "")
+        rows.append([key[0], key[1], str(key[2]), key[3], pct(c["base"]), pct(c["aligned"]), signed(c["diff"]),
+                     f"{pct(2 * c['noise'])} ({c['noise_kind']})", _ci(c), _p(c),
+                     pct(c["mde"]) + ("" if c["paired"] else " (unpaired)"), label])
+    return table(["task", "setting", "shots", "languages", "base", run["name"], "Δ", "unpaired 2σ",
+                  "paired 95% CI", "McNemar p", "MDE", ""], rows)
 
 
 def icl_language_section(run: dict, base: dict, shots: int = 0, setting: str = "in-language") -> str:

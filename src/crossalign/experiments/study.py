@@ -38,7 +38,8 @@ def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentCo
 
 def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
     """The experiments to run (base models first), the output folder and the report path."""
-    exps = [load_experiment(p, cfg.quick_overrides if cfg.quick else []) for p in cfg.experiments]
+    overrides = cfg.quick_overrides if cfg.quick else cfg.full_overrides
+    exps = [load_experiment(p, overrides) for p in cfg.experiments]
     names = [e.name for e in exps]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -74,9 +74,25 @@ def icl_runs(ev, say) -> list:
     return runs
 
 
+def run_name(run: dict) -> str:
+    """The name of one evaluated run (a row of ``results["runs"]``): the key of its predictions, and
+    the stem of ``crossalign evaluate``'s ``predictions/<name>.jsonl``."""
+    return f"{run['task']}.{run['prompt_language']}-{run['sample_language']}.{run['shots']}shot.seed{run['seed']}"
+
+
+def compact_predictions(rows: list[dict]) -> dict[str, list]:
+    """One run's per-item predictions as columns: ``id``, ``label``, ``pred`` (acc), ``pred_norm``
+    (acc_norm), in item order: what pairing two models on the same items needs, without the
+    per-choice log-likelihoods."""
+    return {"id": [r["id"] for r in rows], "label": [r["label"] for r in rows],
+            "pred": [r["pred"] for r in rows], "pred_norm": [r["pred_norm"] for r in rows]}
+
+
 def run_icl(model, tokenizer, ev, model_name: str, say) -> dict:
-    """Every task's evaluation, merged; a task that fails is reported and skipped, not fatal."""
-    merged = {"model": model_name, "runs": [], "summary": [], "skipped": {}}
+    """Every task's evaluation, merged; a task that fails is reported and skipped, not fatal.
+    ``predictions`` holds each run's per-item predictions (:func:`compact_predictions`), keyed by
+    the run's name (``task.prompt-sample.kshot.seedN``, as ``crossalign evaluate`` names its files)."""
+    merged = {"model": model_name, "runs": [], "summary": [], "skipped": {}, "predictions": {}}
     for one in icl_runs(ev, say):
         try:
             res = evaluate(model, tokenizer, one, model_name=model_name, log=say)
@@ -86,4 +102,5 @@ def run_icl(model, tokenizer, ev, model_name: str, say) -> dict:
             continue
         merged["runs"] += res["runs"]
         merged["summary"] += res["summary"]
+        merged["predictions"].update({name: compact_predictions(rows) for name, rows in res["predictions"].items()})
     return merged
