@@ -165,3 +165,113 @@ def test_split_head_probe_rejects_a_mismatch(right_tokenizer):
     # a soft-cap that LlamaForCausalLM does not apply: head(decoder(x)) no longer equals the logits
     model.config.final_logit_softcapping = 0.5
     assert Scorer(model)._split is None
+
+
+def _check_naive(model, reqs, out, k=None):
+    if k is None:
+        k = min(common_prefix_length([r.context for r in reqs]), min(len(r.context) for r in reqs) - 1)
+    for r, s in zip(reqs, out, strict=True):
+        for c, ll, ls in zip(r.continuations, s.ll, s.ll_seq, strict=True):
+            assert math.isclose(ll, naive_ll(model, r.context, c), rel_tol=1e-5, abs_tol=1e-5)
+            want = naive_ll(model, r.context[:k], r.context[k:] + c) - _first(model, r, k)
+            assert math.isclose(ls, want, rel_tol=1e-5, abs_tol=1e-5)
+
+
+def _shared_requests(tok):
+    """Continuations sharing leading tokens (scored once in the context pass), one that is a
+    prefix of another, single tokens, and a request with one long continuation."""
+    enc = lambda s: tok.encode(s, add_special_tokens=False)
+    shared = tok.encode("Demo one. Yes\n\nDemo two, right? No\n\n")
+    common = enc(" the cat sat")
+    return [
+        Request(shared + enc("Then"), [common + enc(" on the mat"), common + enc(" down"), common]),
+        Request(shared + enc("A dog"), [enc(" Yes"), enc(" No"), enc(" Yes") + enc(" No")]),
+        Request(shared + enc("Kucing duduk di atas"), [enc(" tikar. Ang pusa ay nakaupo sa banig.")]),
+        Request(shared + enc("The man broke his toe."), [common + enc(" on"), common + enc(" down")]),
+    ]
+
+
+@pytest.mark.parametrize("split_head", [True, False])
+@pytest.mark.parametrize("arch", ["llama", "gemma3", "xglm", "gpt2", "bloom"])
+def test_shared_continuation_tokens_equal_naive(arch, split_head, tokenizer, long_model_factory):
+    model = long_model_factory(arch, tokenizer)
+    reqs = _shared_requests(tokenizer)
+    assert common_prefix_length(reqs[0].continuations) >= 2  # the case under test is there
+    for batch_size, chunk in [(1, 2), (4, 10_000)]:
+        scorer = Scorer(model, batch_size=batch_size, max_rows=8, use_split_head=split_head)
+        scorer.head_chunk = chunk  # several projections per batch / one for every batch at the end
+        _check_naive(model, reqs, scorer.score(reqs, with_seq=True))
+
+
+class _Counted(Scorer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.passes, self.flushes = [], 0
+
+    def _score_rests(self, rests, *args):
+        self.passes.append(len(rests))
+        super()._score_rests(rests, *args)
+
+    def _flush(self, acc):
+        self.flushes += bool(self._queue)
+        super()._flush(acc)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_continuation_pass_only_when_needed(arch, right_tokenizer, long_model_factory):
+    """A batch whose continuations are single tokens past their shared part is scored in one
+    forward pass (the context pass); a batch with longer ones adds the continuation pass."""
+    tok = right_tokenizer
+    model = long_model_factory(arch, tok)
+    enc = lambda s: tok.encode(s, add_special_tokens=False)
+    one = [Request(tok.encode("Is it so?"), [enc(" Yes")[:1], enc(" No")[:1]]),
+           Request(tok.encode("Kucing duduk"), [enc(" di atas tikar.")]),  # one continuation: all in pass 1
+           Request(tok.encode("A cat"), [enc(" sat on"), enc(" sat") + enc(" No")[:1]])]  # 1 token past shared
+    sat = len(enc(" sat"))
+    assert [len(c) for c in one[2].continuations] == [sat + 1, sat + 1]
+    assert len(enc(" Yes, right?")) >= 2 and len(one[1].continuations[0]) >= 2
+    scorer = _Counted(model, batch_size=8)
+    out = scorer.score(one, with_seq=True)
+    assert scorer.passes == []
+    _check_naive(model, one, out)
+    two = [*one, Request(tok.encode("The dog barked loudly"), [enc(" Yes, right?"), enc(" No")])]
+    scorer = _Counted(model, batch_size=8)
+    out = scorer.score(two, with_seq=True)
+    assert scorer.passes == [1]  # only the two-token-or-longer rest gets a row
+    _check_naive(model, two, out)
+
+
+def test_head_queue_spans_batches(right_tokenizer, long_model_factory):
+    """Hidden states of several forward batches go through the head together."""
+    model = long_model_factory("gemma3", right_tokenizer)
+    reqs = _shared_requests(right_tokenizer) * 3
+    scorer = _Counted(model, batch_size=1)
+    out = scorer.score(reqs, with_seq=True)
+    assert scorer.flushes == 1  # 12 batches, one head projection
+    _check_naive(model, reqs, out)
+    scorer = _Counted(model, batch_size=1)
+    scorer.head_chunk = 1
+    again = scorer.score(reqs, with_seq=True)
+    assert scorer.flushes >= 12
+    for a, b in zip(again, out, strict=True):
+        assert a.ll == pytest.approx(b.ll, rel=1e-6, abs=1e-6)
+        assert a.ll_seq == pytest.approx(b.ll_seq, rel=1e-6, abs=1e-6)
+
+
+def test_non_linear_output_layer(right_tokenizer, long_model_factory):
+    """An output module that is not a plain nn.Linear is applied as a module."""
+    model = long_model_factory("llama", right_tokenizer)
+    reqs = _shared_requests(right_tokenizer)
+    scorer = Scorer(model, batch_size=2)
+    decoder, layer, head = scorer._split
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+
+    scorer._split = (decoder, Wrapped(layer), head)
+    _check_naive(model, reqs, scorer.score(reqs, with_seq=True))
