@@ -65,7 +65,8 @@ def test_jsonl_field_explicit_layer_and_normalize(checkpoints, tmp_path):
                 "--layer", "-1", "--pooling", "mean", "--normalize", "--output", out) == 0
     emb = np.load(out)
     meta = json.loads((tmp_path / "y.json").read_text())
-    assert emb.shape == (3, 32) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+    assert emb.shape == (3, 32)
+    assert_close(np.linalg.norm(emb, axis=1), np.ones(3), what="unit norms")
     assert (meta["layer"], meta["pooling"], meta["normalized"], meta["text_field"]) == (4, "mean", True, "text")
 
 
