@@ -100,6 +100,34 @@ def shard(module: AlignmentModel, how: str) -> None:
     fully_shard(module)
 
 
+def step_loss(model, module: AlignmentModel, collate, items: list, step: int, rank: int, world: int):
+    """``(loss to backpropagate, the step's global loss as a number)`` of step ``step``: a different
+    global batch (order) each step, this rank's share of it through ``model`` (the module itself
+    or its wrapper: FSDP root, DeepSpeed engine)."""
+    batch_items = items[step:] + items[:step]
+    per = len(batch_items) // world
+    mine = batch_items[rank * per : (rank + 1) * per]
+    total_tokens = float(collate(batch_items)["num_targets"])
+    loss, parts = afp_loss(model(**collate(mine)), totals={"cl": float(len(batch_items)), "clm": total_tokens},
+                           world_size=world, weights={"cl": W_CL, "clm": W_CLM}, temperature=TAU,
+                           symmetric=True, hidden_size=module.hidden_size)
+    clm_sum = all_reduce_sum(torch.tensor(float(parts["clm"].loss_sum.detach()), dtype=torch.float64)).item()
+    return loss, W_CL * float(parts["cl"].loss_sum.detach()) / parts["cl"].count + W_CLM * clm_sum / total_tokens
+
+
+def watch_head_impl(module: AlignmentModel, seen: dict) -> None:
+    """Record in ``seen["head_impl"]`` which LM-head loss each step ran: "fused" on a whole weight,
+    "module" on a sharded one."""
+    head_impl = module._head_impl
+    seen["head_impl"] = []
+
+    def watched(head):
+        seen["head_impl"].append(head_impl(head))
+        return seen["head_impl"][-1]
+
+    module._head_impl = watched
+
+
 def run_case(case: str, rank: int, world: int, out: Path) -> dict:
     arch, how = CASES[case]
     tok = tiny_tokenizer(padding_side="left")
@@ -122,33 +150,18 @@ def run_case(case: str, rank: int, world: int, out: Path) -> dict:
         return lm_loss_sum(*args, **kwargs)
 
     module.lm_loss_sum = watched_lm_loss_sum
-    head_impl = module._head_impl
-    seen["head_impl"] = []
-
-    def watched_head_impl(head):  # which LM-head loss ran: "fused" on a whole weight, "module" on shards
-        seen["head_impl"].append(head_impl(head))
-        return seen["head_impl"][-1]
-
-    module._head_impl = watched_head_impl
+    watch_head_impl(module, seen)
     local = sum(p.to_local().numel() if hasattr(p, "to_local") else p.numel() for p in module.parameters())
     seen["local_fraction"] = local / sum(p.numel() for p in module.parameters())
     opt = torch.optim.SGD(module.parameters(), lr=LR)
     losses, grads = [], []
     for step in range(STEPS):
-        batch_items = items[step:] + items[:step]  # a different global batch (order) each step
-        per = len(batch_items) // world
-        mine = batch_items[rank * per : (rank + 1) * per]
-        total_tokens = float(collate(batch_items)["num_targets"])
-        outputs = module(**collate(mine))
-        loss, parts = afp_loss(outputs, totals={"cl": float(len(batch_items)), "clm": total_tokens},
-                               world_size=world, weights={"cl": W_CL, "clm": W_CLM}, temperature=TAU,
-                               symmetric=True, hidden_size=module.hidden_size)
+        loss, reported = step_loss(module, module, collate, items, step, rank, world)
         loss.backward()
         grads.append({n: full(p.grad) for n, p in module.lm.named_parameters() if p.grad is not None})
         opt.step()
         opt.zero_grad(set_to_none=True)
-        clm_sum = all_reduce_sum(torch.tensor(float(parts["clm"].loss_sum.detach()), dtype=torch.float64)).item()
-        losses.append(W_CL * float(parts["cl"].loss_sum.detach()) / parts["cl"].count + W_CLM * clm_sum / total_tokens)
+        losses.append(reported)
         if world > 1:
             seen["not_resharded_after_step"].append(not_resharded(module))
         seen["hooks_left"].append([len(b._forward_pre_hooks) - n for b, n in zip(blocks, hooks_before, strict=True)])

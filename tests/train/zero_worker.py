@@ -19,16 +19,14 @@ from pathlib import Path
 import deepspeed
 import torch
 import torch.distributed as dist
-from fsdp_worker import LAYER, LR, STEPS, TAU, W_CL, W_CLM, samples
+from fsdp_worker import LAYER, LR, STEPS, samples, step_loss, watch_head_impl
 
 from crossalign.data.collate import AlignmentCollator
-from crossalign.losses.gather import all_reduce_sum
 from crossalign.model.alignment import AlignmentModel
 from crossalign.model.layers import decoder_layers
 from crossalign.testing import tiny_model, tiny_tokenizer
 from crossalign.train.checkpoint import save_final_model
 from crossalign.train.dataset import tokenize_samples
-from crossalign.train.objective import afp_loss
 
 
 def gathered_now(module) -> list[str]:
@@ -56,31 +54,17 @@ def run_stage(out: Path, stage: int) -> None:
                                            config=config)
     blocks = decoder_layers(module.lm)
     hooks_before = [len(b._forward_pre_hooks) for b in blocks]
-    head_impl = module._head_impl
-    seen: dict = {"head_impl": [], "gathered_after_step": [], "hooks_left": []}
-
-    def watched_head_impl(head):
-        seen["head_impl"].append(head_impl(head))
-        return seen["head_impl"][-1]
-
-    module._head_impl = watched_head_impl
+    seen: dict = {"gathered_after_step": [], "hooks_left": []}
+    watch_head_impl(module, seen)
     if stage == 3:  # the share of the weights this rank holds
         seen["local_fraction"] = (sum(p.ds_tensor.numel() for p in module.parameters())
                                   / sum(p.ds_numel for p in module.parameters()))
     losses = []
     for step in range(STEPS):
-        batch_items = items[step:] + items[:step]
-        per = len(batch_items) // world
-        mine = batch_items[rank * per : (rank + 1) * per]
-        total_tokens = float(collate(batch_items)["num_targets"])
-        outputs = engine(**collate(mine))
-        loss, parts = afp_loss(outputs, totals={"cl": float(len(batch_items)), "clm": total_tokens},
-                               world_size=world, weights={"cl": W_CL, "clm": W_CLM}, temperature=TAU,
-                               symmetric=True, hidden_size=module.hidden_size)
+        loss, reported = step_loss(engine, module, collate, items, step, rank, world)
         engine.backward(loss)
         engine.step()
-        clm_sum = all_reduce_sum(torch.tensor(float(parts["clm"].loss_sum.detach()), dtype=torch.float64)).item()
-        losses.append(W_CL * float(parts["cl"].loss_sum.detach()) / parts["cl"].count + W_CLM * clm_sum / total_tokens)
+        losses.append(reported)
         seen["gathered_after_step"].append(gathered_now(module) if stage == 3 else [])
         seen["hooks_left"].append([len(b._forward_pre_hooks) - n for b, n in zip(blocks, hooks_before, strict=True)])
     with deepspeed.zero.GatheredParameters(list(module.lm.parameters()), enabled=stage == 3):
