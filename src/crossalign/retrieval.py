@@ -122,6 +122,19 @@ def retrieval_scores(
     }
 
 
+def alignment_scores(src: torch.Tensor, tgt: torch.Tensor) -> dict[str, float]:
+    """Top-1 retrieval (cosine, mean of both directions) and the share of pairs that are each other's
+    mutual nearest neighbour (MEXA-style: row i's best target is ``tgt[i]`` *and* ``tgt[i]``'s best
+    source is ``src[i]``), for parallel ``(N, H)`` inputs; ties go to the lowest index."""
+    if src.shape != tgt.shape or src.shape[0] == 0:
+        raise ValueError(f"src and tgt must be parallel and non-empty: got {tuple(src.shape)} and {tuple(tgt.shape)}")
+    sim = cosine_matrix(src, tgt)
+    gold = torch.arange(src.shape[0], device=sim.device)
+    s2t, t2s = sim.argmax(dim=1) == gold, sim.argmax(dim=0) == gold
+    return {"top1": (s2t.float().mean().item() + t2s.float().mean().item()) / 2,
+            "mutual_nn": (s2t & t2s).float().mean().item()}
+
+
 def peak_layer(scores: Mapping[int, float], *, include_embedding: bool = False) -> int:
     """The layer with the highest score; ties go to the lower layer (cheaper to train through).
 

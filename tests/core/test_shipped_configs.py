@@ -22,7 +22,7 @@ def _command_config(path: Path):
         from crossalign.quickstart.config import QuickstartConfig
 
         return QuickstartConfig
-    if rel.name == "study.yaml":
+    if rel.name in ("study.yaml", "evidence.yaml"):
         from crossalign.experiments.config import StudyConfig
 
         return StudyConfig

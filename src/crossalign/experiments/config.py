@@ -24,7 +24,7 @@ from crossalign.model.load import ModelConfig
 from crossalign.pipeline.data import AlignmentData
 from crossalign.train.config import TrainConfig
 
-GROUPS = ("base", "afp", "ablation", "reference")
+GROUPS = ("base", "afp", "ablation", "reference", "steer")
 TATOEBA_16 = ["ara", "cmn", "deu", "fra", "hin", "ind", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa",
               "tur", "vie"]
 DDTP_LANGUAGES = ["cs", "de", "es", "fi", "fr", "it", "ja", "ko", "pl", "pt", "ru", "uk", "zh"]
@@ -48,6 +48,38 @@ class TatoebaConfig:
     max_length: int = field(default=64, metadata={"help": "Token limit per sentence (longer: truncated)."})
 
 
+@dataclass
+class SteerConfig:
+    method: str = field(default="none", metadata={
+        "help": "none: a plain model. mean_shift / incline: a training-free baseline (crossalign.model.steering): "
+                "the baseline model with each language's hidden states moved toward English's at `layers` while "
+                "ICL items are scored (in-language setting only).", "choices": ["none", "mean_shift", "incline"]})
+    layers: list[int] = field(default_factory=list, metadata={
+        "help": "hidden_states indices steered (1..n-1); empty with layer_from: base_dev = the baseline's best "
+                "Tatoeba-dev layer."})
+    strength: float = field(default=1.0, metadata={"help": "How far toward the English map (1: all the way)."})
+    ridge: float = field(default=0.1, metadata={
+        "help": "incline: shrinkage of the map toward the identity, as a fraction of the mean eigenvalue of the "
+                "language side's covariance."})
+    split: str = field(default="validation", metadata={
+        "help": "XCOPA split whose items and English translations fit the maps (development data)."})
+    fields: list[str] = field(default_factory=lambda: ["premise", "choice1", "choice2"], metadata={
+        "help": "Item fields used as translation pairs."})
+    max_length: int = field(default=64, metadata={"help": "Token limit per fitted sentence."})
+
+
+@dataclass
+class LanguageAlignmentConfig:
+    pairs: int = field(default=0, metadata={
+        "help": "Per-language alignment at every layer (top-1 retrieval and mutual nearest neighbours) on the "
+                "first N XCOPA items of `split` and their English translations, for the correlation of "
+                "alignment with ICL accuracy across languages; 0: not measured."})
+    split: str = field(default="test", metadata={"help": "XCOPA split of the sentences."})
+    fields: list[str] = field(default_factory=lambda: ["premise"], metadata={"help": "Item fields used."})
+    batch_size: int = field(default=32, metadata={"help": "Sentences per forward pass."})
+    max_length: int = field(default=64, metadata={"help": "Token limit per sentence."})
+
+
 def _data_default() -> AlignmentData:
 
     return AlignmentData(
@@ -67,7 +99,8 @@ class ExperimentConfig:
     name: str = field(default="", metadata={"help": "Short name: the run's folder and its row in the tables."})
     description: str = field(default="", metadata={"help": "One line: what this run changes, and why."})
     group: str = field(default="afp", metadata={
-        "help": "base (no training), afp, ablation or reference: where the run appears in the report.",
+        "help": "base (no training), afp, ablation, reference or steer (a training-free baseline): where the run "
+                "appears in the report.",
         "choices": list(GROUPS)})
     baseline: str = field(default="", metadata={
         "help": "Name of the base-model experiment this run is compared with (aligned runs)."})
@@ -96,6 +129,19 @@ class ExperimentConfig:
         "help": "Shots of the in-language setting (none: evaluate.shots)."})
     cross_lingual_languages: list[str] = field(default_factory=list, metadata={
         "help": "Languages of the cross-lingual setting (empty: evaluate.languages)."})
+    steer: SteerConfig = field(default_factory=SteerConfig, metadata={
+        "help": "A training-free baseline: steer the baseline model's hidden states instead of training."})
+    language_alignment: LanguageAlignmentConfig = field(default_factory=LanguageAlignmentConfig)
+
+    @property
+    def steered(self) -> bool:
+        """A training-free baseline (``steer.method`` set): measured as its baseline model, steered."""
+        return self.steer.method != "none"
+
+    @property
+    def compared(self) -> bool:
+        """Compared with a baseline in the report: aligned or steered."""
+        return self.align or self.steered
 
     def validate(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -106,6 +152,15 @@ class ExperimentConfig:
             raise ConfigError(f"{self.name}: tatoeba.dev_pairs must be >= 0")
         if self.align and not self.baseline:
             raise ConfigError(f"{self.name}: an aligned run needs `baseline` (the base experiment's name)")
+        if self.steer.method != "none":
+            if self.align:
+                raise ConfigError(f"{self.name}: steer is a training-free baseline; set align: false")
+            if not self.baseline:
+                raise ConfigError(f"{self.name}: a steered run needs `baseline` (the model it steers)")
+            if not self.steer.layers and self.layer_from != "base_dev":
+                raise ConfigError(f"{self.name}: steer.layers is empty; give layers or layer_from: base_dev")
+            if self.settings != ["same"]:
+                raise ConfigError(f"{self.name}: steered runs score the in-language setting only (settings: [same])")
         for s in self.settings:
             if s != "same":
                 normalize(s)  # unknown codes are an error naming them
@@ -130,6 +185,8 @@ class StudyConfig:
         "help": "Run only these experiments (their baselines are still measured), any of the study's, also "
                 "with --quick; the report covers every experiment whose results exist."})
     report: str = field(default="docs/results.md", metadata={"help": "The generated report (markdown)."})
+    command: str = field(default="crossalign study --config configs/study.yaml", metadata={
+        "help": "The command that regenerates the report, printed in its header."})
     quick_report: str = field(default="docs/results-quick.md", metadata={"help": "Report of the quick variant."})
     report_only: bool = field(default=False, metadata={"help": "Rewrite the report from existing results."})
     seen_languages: list[str] = field(default_factory=lambda: list(DDTP_LANGUAGES), metadata={

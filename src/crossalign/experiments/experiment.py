@@ -26,7 +26,9 @@ from pathlib import Path
 
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig
+from crossalign.experiments.language_alignment import alignment_stage
 from crossalign.experiments.measure import device_name, measure_stage
+from crossalign.experiments.steer import steer_stage
 from crossalign.experiments.tatoeba import best_dev_layer, dev_stage
 from crossalign.io import write_json
 from crossalign.options import save_config, to_dict
@@ -85,6 +87,16 @@ def with_base_dev_layer(cfg: ExperimentConfig, root: Path, say) -> ExperimentCon
     if not dev:
         raise ConfigError(f"{cfg.name}: layer_from base_dev needs the Tatoeba dev scores of {cfg.baseline} "
                           f"({path}); run the baseline first")
+    if cfg.steered:
+        if cfg.steer.layers:
+            return cfg
+        # A steered layer is the input of a decoder block: the top state (after the final norm) is not one.
+        top = max(int(k) for k in dev["by_pooling"]["mean"])
+        inner = {**dev, "by_pooling": {"mean": {k: v for k, v in dev["by_pooling"]["mean"].items() if int(k) < top}}}
+        layer, score = best_dev_layer(inner, "mean")
+        say(f"steered layer from {cfg.baseline}'s Tatoeba dev split (mean pooling, below the top): layer {layer} "
+            f"({score:.3f})")
+        return dataclasses.replace(cfg, steer=dataclasses.replace(cfg.steer, layers=[layer]))
     pooling = cfg.train.contrastive.pooling
     layer, score = best_dev_layer(dev, pooling)
     say(f"layer from {cfg.baseline}'s Tatoeba dev split ({pooling} pooling): layer {layer} ({score:.3f})")
@@ -102,7 +114,7 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
     model_path = model_stage(cfg.model, tag)
     timings["model_s"] = round(time.perf_counter() - start, 1)
     train = None
-    if cfg.align and cfg.layer_from == "base_dev":
+    if cfg.compared and cfg.layer_from == "base_dev":
         cfg = with_base_dev_layer(cfg, root, tag)
     if cfg.align:
         start = time.perf_counter()
@@ -113,10 +125,17 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
         measured_path, extra = train["model"], train["fingerprint"]
     else:
         data_info, measured_path, extra = None, model_path, None
-    measure = measure_stage(cfg, measured_path, out, tag, extra)
+    if cfg.steered:
+        # A training-free baseline: the baseline's model, steered while ICL is scored (no Tatoeba).
+        measure = steer_stage(cfg, measured_path, out, tag)
+    else:
+        measure = measure_stage(cfg, measured_path, out, tag, extra)
     timings.update(measure["timings"])
+    alignment = None if cfg.steered else alignment_stage(cfg, measured_path, out, tag, extra)
+    if alignment:
+        timings["language_alignment_s"] = alignment["seconds"]
     dev = None
-    if cfg.tatoeba.dev_pairs > 0:
+    if cfg.tatoeba.dev_pairs > 0 and not cfg.steered:
         dev = dev_stage(cfg, measured_path, out, tag, extra, train, model_path)
         timings["tatoeba_dev_s"] = dev["seconds"]
     folder = out / "measure"
@@ -129,7 +148,9 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
         "pretraining_tokens": cfg.pretraining_tokens,
         "train": {k: v for k, v in train.items() if k != "fingerprint"} if train else None,
         "data": data_info,
-        "tatoeba": json.loads((folder / "tatoeba.json").read_text()),
+        "tatoeba": None if cfg.steered else json.loads((folder / "tatoeba.json").read_text()),
+        "steer": json.loads((folder / "steering.json").read_text()) if cfg.steered else None,
+        "language_alignment": alignment,
         "tatoeba_dev": dev,
         "replica_of": cfg.replica_of,
         "layer_from": cfg.layer_from,

@@ -10,6 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from crossalign.analysis.plots import plot_projection, save_png
+from crossalign.experiments.results import ALIGNMENT_METRICS, alignment_accuracy
 from crossalign.model.pooling import POOLING_METHODS
 
 
@@ -63,3 +64,35 @@ def figures(runs: list[dict], bases: dict[str, dict], fig_dir: Path) -> dict[str
                                    (base["name"], r["name"]))
             out["projections"].append((r["name"], path))
     return out
+
+
+def plot_alignment_accuracy(runs: list[dict], path: Path) -> Path | None:
+    """Spearman's rho across languages (alignment vs XCOPA in-language 0-shot accuracy) by layer, one line
+    per run and alignment metric, with the bootstrap 95% band."""
+    series = [(r["name"], m, alignment_accuracy(r, m)) for r in runs for m in ALIGNMENT_METRICS]
+    series = [s for s in series if s[2]]
+    if not series:
+        return None
+    fig = Figure(figsize=(8.0, 4.4), dpi=100)
+    ax = fig.subplots()
+    cmap = colormaps["tab10"]
+    names = sorted({s[0] for s in series}, key=[s[0] for s in series].index)
+    for name, metric, corr in series:
+        colour = cmap(names.index(name) % cmap.N)
+        layers = [x for x, v in corr["layers"].items() if v["ci"] is not None]
+        rho = [corr["layers"][x]["rho"] for x in layers]
+        style = "-" if metric == "top1" else "--"
+        ax.plot(layers, rho, style, color=colour, marker="o", markersize=3, label=f"{name} ({metric})")
+        if metric == "top1":
+            ax.fill_between(layers, [corr["layers"][x]["ci"][0] for x in layers],
+                            [corr["layers"][x]["ci"][1] for x in layers], color=colour, alpha=0.12)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("layer (0 = embedding output)")
+    ax.set_ylabel("Spearman rho across languages")
+    ax.set_title("Alignment (XCOPA premises vs English) against XCOPA 0-shot accuracy; band: 95% CI (top-1)",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.11)
+    return save_png(fig, path)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossalign.analysis.correlation import permutation_p, spearman, spearman_interval
 from crossalign.eval.paired import compare_paired, mde_from_se
 from crossalign.experiments.tables import pct
 from crossalign.experiments.tatoeba import dev_mean
@@ -45,7 +46,7 @@ def load_results(root: Path) -> list[dict]:
     out = []
     for path in sorted(root.glob("*/results.json")):
         out.append(json.loads(path.read_text()))
-    order = {"base": 0, "afp": 1, "ablation": 2, "reference": 3}
+    order = {"base": 0, "afp": 1, "ablation": 2, "reference": 3, "steer": 4}
     return sorted(out, key=lambda r: (order.get(r["group"], 9), r["model"], r["name"]))
 
 
@@ -273,3 +274,39 @@ def never_below(points: list[tuple[int, float]]) -> tuple[str, bool]:
     start, later = points[0][1], points[1:]
     text = f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later)
     return text, all(v >= start for _, v in later)
+
+
+# ---------------------------------------------------------------- alignment against accuracy
+ALIGNMENT_METRICS = ("top1", "mutual_nn")
+
+
+def alignment_accuracy(run: dict, metric: str, task: str = "xcopa", shots: int = 0) -> dict | None:
+    """Per layer, the rank correlation across languages of ``run``'s alignment (``metric`` of its
+    ``language_alignment``) with its in-language ``shots``-shot accuracy on ``task``: ``{"languages",
+    "accuracy": {lang: acc}, "layers": {layer: {"rho", "ci", "p", "alignment": {lang: value}}}}``;
+    None when the run has no per-language alignment or fewer than 3 languages with both."""
+    al = run.get("language_alignment")
+    if not al:
+        return None
+    acc = icl_language_table(run, task, "in-language", shots)
+    langs = [x for x in al["languages"] if x in acc and x != "en"]
+    if len(langs) < 3:
+        return None
+    y = [acc[x] for x in langs]
+    layers = {}
+    for layer, by_lang in sorted(al["by_layer"].items(), key=lambda kv: int(kv[0])):
+        x = [by_lang[lang][metric] for lang in langs]
+        rho = spearman(x, y)
+        ok = not math.isnan(rho)
+        layers[int(layer)] = {"rho": rho, "ci": spearman_interval(x, y) if ok else None,
+                              "p": permutation_p(x, y) if ok else None,
+                              "alignment": dict(zip(langs, x, strict=True))}
+    return {"languages": langs, "accuracy": {x: acc[x] for x in langs}, "layers": layers}
+
+
+def strongest_layer(corr: dict) -> int | None:
+    """The layer (1..n) of the largest rho (ties: the lower layer); None when no layer has one."""
+    scored = {layer: v["rho"] for layer, v in corr["layers"].items() if layer > 0 and not math.isnan(v["rho"])}
+    if not scored:
+        return None
+    return max(scored, key=lambda layer: (scored[layer], -layer))

@@ -8,7 +8,9 @@ import statistics
 from collections import defaultdict
 
 from crossalign.experiments.results import (
+    ALIGNMENT_METRICS,
     UNSEEN_FOCUS,
+    alignment_accuracy,
     best_layer,
     compare_tatoeba,
     dev_checkpoints,
@@ -20,6 +22,7 @@ from crossalign.experiments.results import (
     never_below,
     per_language_retrieval,
     replica_parents,
+    strongest_layer,
     tatoeba_entry,
     verdict,
 )
@@ -237,6 +240,14 @@ def icl_language_section(run: dict, base: dict, shots: int = 0, setting: str = "
     return table(["task", "language", "base", run["name"], "Δ"], rows)
 
 
+UNCACHED = ("model_s", "data_s")  # timed anew by every invocation (reuse takes seconds): not in the total
+
+
+def _seconds(timings: dict) -> float:
+    """The wall time of a run's cached stages: training and every measurement, as first computed."""
+    return sum(v for k, v in timings.items() if k.endswith("_s") and k not in UNCACHED and isinstance(v, (int, float)))
+
+
 def compute_section(runs: list[dict]) -> str:
     rows = []
     for r in runs:
@@ -246,12 +257,18 @@ def compute_section(runs: list[dict]) -> str:
         if tokens and r.get("pretraining_tokens"):
             frac = f"{1000 * tokens / r['pretraining_tokens']:.2g}‰"
         tm = r["timings"]
+
+        def opt(k: str, tm=tm) -> str:
+            return f"{tm[k]:.0f}" if k in tm else "–"
+
         rows.append([r["name"], r["device"], str(t.get("steps", "–")), str(t.get("samples_seen", "–")),
-                     f"{tokens:,}" if tokens else "–", frac, f"{tm.get('train_s', 0):.0f}",
-                     f"{tm.get('tatoeba_s', 0):.0f}", f"{tm['tatoeba_dev_s']:.0f}" if "tatoeba_dev_s" in tm else "–",
-                     f"{tm.get('icl_s', 0):.0f}"])
-    return table(["run", "device", "steps", "samples", "tokens", "of pre-training", "train s", "Tatoeba s",
-                  "Tatoeba dev s", "ICL s"], rows)
+                     f"{tokens:,}" if tokens else "–", frac, opt("train_s"), opt("steer_fit_s"),
+                     opt("tatoeba_s"), opt("tatoeba_dev_s"), opt("icl_s"), opt("language_alignment_s"),
+                     f"{_seconds(tm):.0f}"])
+    total = sum(_seconds(r["timings"]) for r in runs)
+    rows.append(["**all runs**", *[""] * 11, f"**{total:.0f}** ({total / 3600:.1f} h)"])
+    return table(["run", "device", "steps", "samples", "tokens", "of pre-training", "train s", "steer fit s",
+                  "Tatoeba s", "Tatoeba dev s", "ICL s", "alignment s", "total s"], rows)
 
 
 def setup_section(runs: list[dict]) -> str:
@@ -267,7 +284,82 @@ def setup_section(runs: list[dict]) -> str:
                     f"{'LoRA r' + str(tr['lora']['r']) if tr['lora']['enabled'] else 'full'}, "
                     f"lr {tt['learning_rate']}, "
                     f"{tt['max_steps']} steps x {tt['per_device_train_batch_size']}")
+        elif r.get("steer"):
+            st, sc = r["steer"], r["config"]["steer"]
+            ridge = "" if st["fit"].get("ridge") is None else f", ridge {st['fit']['ridge']}"
+            what = (f"{st['method']} toward English at layer {', '.join(map(str, st['layers']))}, strength "
+                    f"{st['strength']}{ridge}; fitted on XCOPA {sc['split']} ({', '.join(sc['fields'])}) "
+                    f"and its English translations; {r['baseline']}, not trained")
         else:
             what = "base model, not trained"
         rows.append([r["name"], r["model"], r["description"], what])
     return table(["run", "model", "what", "settings"], rows)
+
+
+def baselines_section(compared: list[dict], bases: dict[str, dict], target: float = TARGETS["xcopa_gain"]) -> str:
+    """Train or steer: each aligned and steered run against its base on XCOPA non-English in-language
+    0-shot (paired), with what it cost."""
+    key = ("xcopa", "in-language", 0, "non-en")
+    rows = []
+    for r in compared:
+        base = bases[r["baseline"]]
+        if key not in icl_cells(r) or key not in icl_cells(base):
+            continue
+        c = icl_comparison(r, base, key, target)
+        label = c["verdict"] + ("; **underpowered**" if c["underpowered"] else "")
+        if r.get("steer"):
+            s = r["steer"]
+            fitted = sum(s["fit"]["pairs"].values())
+            how = f"{s['method']} at layer {', '.join(map(str, s['layers']))} (no training)"
+            cost = f"fit {s['fit_seconds']:.0f} s on {fitted:,} dev sentence pairs"
+        else:
+            t = r.get("train") or {}
+            how = f"AFP, {t.get('steps', '–')} steps, layer {r['layer']}"
+            tokens = t.get("tokens")
+            cost = f"train {r['timings'].get('train_s', 0):.0f} s, {tokens:,} tokens" if tokens else "–"
+        rows.append([r["name"], how, cost, pct(c["base"]), pct(c["aligned"]), signed(c["diff"]), _ci(c), _p(c),
+                     pct(c["mde"]), label])
+    if not rows:
+        return ""
+    return table(["run", "what", "cost", "base", "run", "Δ", "paired 95% CI", "McNemar p", "MDE", ""], rows)
+
+
+def correlation_section(runs: list[dict]) -> tuple[str, dict]:
+    """Per layer, Spearman's rho across languages between alignment (top-1 retrieval, mutual nearest
+    neighbours) and XCOPA in-language 0-shot accuracy, per run; the strongest layer with its values."""
+    per_run = {}
+    for r in runs:
+        corr = {m: alignment_accuracy(r, m) for m in ALIGNMENT_METRICS}
+        if all(corr.values()):
+            per_run[r["name"]] = corr
+    if not per_run:
+        return "", {}
+    layers = sorted({layer for corr in per_run.values() for layer in corr["top1"]["layers"]})
+    header = ["layer"] + [f"{name}: {m}" for name in per_run for m in ALIGNMENT_METRICS]
+    rows = []
+    for layer in layers:
+        cells = []
+        for corr in per_run.values():
+            for m in ALIGNMENT_METRICS:
+                v = corr[m]["layers"].get(layer)
+                if v is None or v["ci"] is None:
+                    cells.append("–")
+                else:
+                    cells.append(f"{v['rho']:+.2f} [{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}] p {v['p']:.2g}")
+        rows.append([str(layer), *cells])
+    lines = [table(header, rows)]
+    summary = {}
+    for name, corr in per_run.items():
+        for m in ALIGNMENT_METRICS:
+            best = strongest_layer(corr[m])
+            if best is None:
+                continue
+            v = corr[m]["layers"][best]
+            summary[f"{name}:{m}"] = {"layer": best, "rho": v["rho"], "ci": v["ci"], "p": v["p"],
+                                      "languages": corr[m]["languages"]}
+            pairs = ", ".join(f"{x} {pct(v['alignment'][x])}/{pct(corr[m]['accuracy'][x])}"
+                              for x in corr[m]["languages"])
+            lines.append(f"- **{name}, {m}**: strongest at layer {best}, rho {v['rho']:+.2f} (95% CI "
+                         f"[{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}], permutation p {v['p']:.2g}, "
+                         f"{len(corr[m]['languages'])} languages); alignment/accuracy per language: {pairs}.")
+    return "\n".join(lines) + "\n", summary

@@ -50,11 +50,11 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
         raise ConfigError(f"unknown experiment name(s) {unknown}; known: {names}")
     by_name = {e.name: e for e in exps}
     for e in exps:
-        if e.align and e.baseline not in by_name:
+        if e.compared and e.baseline not in by_name:
             raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not an experiment of the study")
-        if e.align and by_name[e.baseline].align:
-            raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not a base model (align: false)")
-    baselines = {by_name[n].baseline for n in wanted if by_name[n].align} - wanted
+        if e.compared and by_name[e.baseline].compared:
+            raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not a base model (align: false, no steer)")
+    baselines = {by_name[n].baseline for n in wanted if by_name[n].compared} - wanted
     out = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
     if cfg.only:
         # A baseline pulled in by --only is measured only if it has no results yet: re-measuring it
@@ -62,7 +62,7 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
         baselines = {b for b in baselines if not (out / b / "results.json").exists()}
     wanted |= baselines
     chosen = [e for e in exps if e.name in wanted]
-    chosen.sort(key=lambda e: e.align)  # stable: base models first, file order otherwise
+    chosen.sort(key=lambda e: e.compared)  # stable: base models first, file order otherwise
     report = Path(cfg.quick_report if cfg.quick else cfg.report)
     return chosen, out, report
 
