@@ -1,6 +1,7 @@
 """crossalign study: the evidence study, every run and the generated report.
 
-    crossalign study --config configs/study.yaml            # the full study -> docs/results.md
+    crossalign study --config configs/study.yaml            # the full study -> docs/results-full.md
+    crossalign study --config configs/evidence.yaml         # the evidence variant -> docs/results.md
     crossalign study --config configs/study.yaml --quick    # the quick variant -> docs/results-quick.md
     crossalign study --config configs/study.yaml --only afp_gemma cl_only_gemma
     crossalign study --config configs/study.yaml --report_only
