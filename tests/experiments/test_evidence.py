@@ -112,6 +112,9 @@ def test_steered_baselines_alignment_and_report(evidence, shared_data):
     row = next(line for line in report.splitlines() if line.startswith("| steer_incline_tiny | incline at layer 2"))
     assert f"| {signed(c['diff'])} |" in row and f"[{signed(c['ci'][0])}, {signed(c['ci'][1])}]" in row
     assert f"| {pct(icl_cells(base)[key]['acc'])} |" in row
+    per_lang = report.split("### Per language, 0-shot in-language: steer_mean_tiny against base_tiny")[1]
+    tr = icl_language_table(mean, "xcopa", "in-language", 0)["tr"]
+    assert f"| xcopa | tr | {pct(icl_language_table(base, 'xcopa', 'in-language', 0)['tr'])} | {pct(tr)} |" in per_lang
     # the correlation: rho per layer across id, tr, zh, as computed from results.json
     assert "## Does alignment predict accuracy?" in report
     corr = alignment_accuracy(base, "top1")

@@ -47,6 +47,8 @@ def write_outputs(results: dict, out_dir: str | Path, *, config: dict | None = N
     out = Path(out_dir)
     doc = {"model": results.get("model", ""), "versions": versions(), "config": config or {},
            "runs": results["runs"], "summary": results["summary"], "failed": results.get("failed", [])}
+    if results.get("steering"):
+        doc["steering"] = results["steering"]
     if predictions:
         for name, rows in results["predictions"].items():
             write_jsonl(out / "predictions" / f"{name}.jsonl", rows)

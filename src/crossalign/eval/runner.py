@@ -21,6 +21,7 @@ A task name selects a task and its languages (:func:`crossalign.eval.tasks.selec
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,7 +257,7 @@ def run_one(scorer: Scorer, tokenizer, spec, template, p_lang, s_lang, items, po
 
 
 def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=print, keep_going: bool = False,
-             samples: bool = False) -> dict:
+             samples: bool = False, context_for=None) -> dict:
     """Run every configured evaluation; returns the results dict (see
     :func:`crossalign.eval.outputs.write_outputs`).
 
@@ -264,7 +265,8 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
     under ``failed`` with its error and the other tasks still run; otherwise the error propagates.
     ``details`` holds what the lm-eval-format files need (:mod:`crossalign.eval.lm_eval_results`):
     the items and split sizes of each run, the model's description and, with ``samples``, every
-    prompt as scored."""
+    prompt as scored. ``context_for(sample_language)``, when given, returns the context manager each
+    run of that language is scored in (e.g. :func:`crossalign.model.steering.language_context`)."""
     from crossalign.eval.lm_eval_results import model_info
 
     template = chat_template(tokenizer) if cfg.apply_chat_template else None
@@ -283,7 +285,8 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
     try:
         for task in cfg.tasks:
             try:
-                _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details)
+                _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details,
+                               context_for or (lambda lang: contextlib.nullcontext()))
             except (ConfigError, InputError, ValueError, RuntimeError, OSError) as exc:
                 if not keep_going:
                     raise
@@ -302,7 +305,8 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
     return out
 
 
-def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details) -> None:
+def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details,
+                   context_for) -> None:
     spec, only = select_task(task)
     eval_split = spec.check_split(cfg.split or spec.eval_split)
     demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
@@ -327,8 +331,9 @@ def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictio
                 if bar is not None:
                     bar.set_description(f"{spec.name} {p_lang}->{s_lang} {k}-shot seed {seed}")
                 prompts = [] if details["prompts"] is not None else None
-                metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
-                                         pools.get(p_lang, []), k, seed, cfg, same=same, prompts=prompts)
+                with context_for(s_lang):
+                    metrics, preds = run_one(scorer, tokenizer, spec, cfg.template, p_lang, s_lang, items,
+                                             pools.get(p_lang, []), k, seed, cfg, same=same, prompts=prompts)
                 run = {"task": spec.name, "template": cfg.template or spec.default_template,
                        "prompt_language": p_lang, "sample_language": s_lang,
                        "setting": "in-language" if p_lang == s_lang else "cross-lingual",

@@ -21,6 +21,7 @@ from crossalign.errors import ConfigError
 from crossalign.eval.runner import EvalConfig
 from crossalign.languages import normalize
 from crossalign.model.load import ModelConfig
+from crossalign.model.steering import SteerConfig
 from crossalign.pipeline.data import AlignmentData
 from crossalign.train.config import TrainConfig
 
@@ -49,23 +50,14 @@ class TatoebaConfig:
 
 
 @dataclass
-class SteerConfig:
-    method: str = field(default="none", metadata={
-        "help": "none: a plain model. mean_shift / incline: a training-free baseline (crossalign.model.steering): "
-                "the baseline model with each language's hidden states moved toward English's at `layers` while "
-                "ICL items are scored (in-language setting only).", "choices": ["none", "mean_shift", "incline"]})
-    layers: list[int] = field(default_factory=list, metadata={
-        "help": "hidden_states indices steered (1..n-1); empty with layer_from: base_dev = the baseline's best "
-                "Tatoeba-dev layer."})
-    strength: float = field(default=1.0, metadata={"help": "How far toward the English map (1: all the way)."})
-    ridge: float = field(default=0.1, metadata={
-        "help": "incline: shrinkage of the map toward the identity, as a fraction of the mean eigenvalue of the "
-                "language side's covariance."})
+class StudySteerConfig(SteerConfig):
+    """A training-free baseline of the study: the baseline model steered while ICL items are scored
+    (in-language setting only), the maps fitted on an XCOPA split and its English translations."""
+
     split: str = field(default="validation", metadata={
         "help": "XCOPA split whose items and English translations fit the maps (development data)."})
     fields: list[str] = field(default_factory=lambda: ["premise", "choice1", "choice2"], metadata={
         "help": "Item fields used as translation pairs."})
-    max_length: int = field(default=64, metadata={"help": "Token limit per fitted sentence."})
 
 
 @dataclass
@@ -129,7 +121,7 @@ class ExperimentConfig:
         "help": "Shots of the in-language setting (none: evaluate.shots)."})
     cross_lingual_languages: list[str] = field(default_factory=list, metadata={
         "help": "Languages of the cross-lingual setting (empty: evaluate.languages)."})
-    steer: SteerConfig = field(default_factory=SteerConfig, metadata={
+    steer: StudySteerConfig = field(default_factory=StudySteerConfig, metadata={
         "help": "A training-free baseline: steer the baseline model's hidden states instead of training."})
     language_alignment: LanguageAlignmentConfig = field(default_factory=LanguageAlignmentConfig)
 

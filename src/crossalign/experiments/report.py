@@ -154,6 +154,9 @@ def render(all_runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: di
             "shrunk toward the identity. Cost: wall time on the device of the compute table.\n",
             base_md,
         ]
+        for r in steered:
+            parts += [f"\n### Per language, 0-shot in-language: {r['name']} against {r['baseline']}\n",
+                      icl_language_section(r, bases[r["baseline"]])]
     corr_md, corr = correlation_section(runs)
     if corr_md:
         parts += [

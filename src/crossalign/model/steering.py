@@ -23,7 +23,7 @@ Every map is fitted on the unsteered model. Steering a language with no map is a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +33,23 @@ from crossalign.model.encode import encode
 from crossalign.model.layers import decoder_layers, num_layers
 
 METHODS = ("mean_shift", "incline")
+
+
+@dataclass
+class SteerConfig:
+    """The settings of a steering (``crossalign evaluate --steer.*``, the study's ``steer:``)."""
+
+    method: str = field(default="none", metadata={
+        "help": "none, or a training-free steering toward English while items are scored: mean_shift adds "
+                "(mu_en - mu_lang) at `layers`; incline applies a least-squares linear map (INCLINE-style). "
+                "Fitted per language on translation pairs.", "choices": ["none", *METHODS]})
+    layers: list[int] = field(default_factory=list, metadata={
+        "help": "hidden_states indices steered (1..n-1: the input of that decoder block)."})
+    strength: float = field(default=1.0, metadata={"help": "How far toward the English map (1: all the way)."})
+    ridge: float = field(default=0.1, metadata={
+        "help": "incline: shrinkage of the map toward the identity, as a fraction of the mean eigenvalue of the "
+                "language side's covariance."})
+    max_length: int = field(default=64, metadata={"help": "Token limit per fitted sentence."})
 
 
 @dataclass
@@ -123,6 +140,30 @@ def fit_steering(
     fit = {"pairs": {lang: len(p[0]) for lang, p in pairs.items()}, "ridge": ridge if method == "incline" else None,
            "pooling": "mean", "max_length": max_length}
     return Steering(method=method, layers=layers, strength=strength, maps=maps, fit=fit)
+
+
+def language_context(model: nn.Module, steering: Steering | None):
+    """``lang -> context manager``: :func:`steered` for the languages ``steering`` has maps for, a no-op for
+    the others (and for every language without a steering)."""
+    def context(lang: str):
+        if steering is None or lang not in steering.maps:
+            return nullcontext()
+        return steered(model, steering, lang)
+
+    return context
+
+
+def save_steering(steering: Steering, path) -> None:
+    """The maps as safetensors (``{lang}.{layer}.{name}``), the settings in its metadata."""
+    import json
+
+    from safetensors.torch import save_file
+
+    tensors = {f"{lang}.{layer}.{k}": v.contiguous() for lang, by_layer in steering.maps.items()
+               for layer, m in by_layer.items() for k, v in m.items()}
+    meta = {"method": steering.method, "layers": json.dumps(steering.layers), "strength": str(steering.strength),
+            "fit": json.dumps(steering.fit)}
+    save_file(tensors, str(path), metadata=meta)
 
 
 @contextmanager
