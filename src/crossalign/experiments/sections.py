@@ -81,7 +81,7 @@ def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
             c0, c5 = xa.get((task, "cross-lingual", 0, "non-en")), xa.get((task, "cross-lingual", 5, "non-en"))
             if c0 and c5:
                 items.append((f"{task}: cross-lingual 5-shot >= 0-shot after alignment",
-                              f"5-shot {pct(c5['acc'])}% ± {pct(c5['noise'])} vs 0-shot {pct(c0['acc'])}%",
+                              f"5-shot {pct(c5['acc'], 2)}% ± {pct(c5['noise'])} vs 0-shot {pct(c0['acc'], 2)}%",
                               c5["acc"] >= c0["acc"]))
         for desc, value, ok in items:
             rows.append([run["name"], desc, value, "met" if ok else "**not met**"])
