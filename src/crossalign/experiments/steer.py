@@ -24,7 +24,7 @@ from crossalign.experiments.measure import device_name
 from crossalign.experiments.parallel_items import available_languages, xcopa_pairs
 from crossalign.io import write_json
 from crossalign.model.load import load_model, load_tokenizer
-from crossalign.model.steering import fit_steering, steered
+from crossalign.model.steering import fit_steering, language_context
 from crossalign.pipeline.cache import fingerprint, is_done, mark_done
 from crossalign.pipeline.icl import run_icl
 
@@ -67,18 +67,13 @@ def steer_stage(cfg: ExperimentConfig, model_path: str, out: Path, say) -> dict:
                                           "fit": steering.fit, "languages": langs, "size": norms,
                                           "fit_seconds": fit_s})
     start = time.perf_counter()
-    merged = {"runs": [], "summary": [], "skipped": {}, "predictions": {}}
-    for lang in langs:
-        ev = dataclasses.replace(cfg.evaluate, prompt_language="same", languages=[lang])
-        if cfg.in_language_shots is not None:
-            ev.shots = list(cfg.in_language_shots)
-        say(f"steer: ICL in-language, {lang} steered ({', '.join(ev.tasks)}; shots {ev.shots})")
-        with steered(model, steering, lang), torch.no_grad():
-            res = run_icl(model, tokenizer, ev, model_path, say)
-        for k in ("runs", "summary"):
-            merged[k] += res[k]
-        merged["predictions"].update(res["predictions"])
-        merged["skipped"].update(res["skipped"])
+    ev = dataclasses.replace(cfg.evaluate, prompt_language="same", languages=langs)
+    if cfg.in_language_shots is not None:
+        ev.shots = list(cfg.in_language_shots)
+    say(f"steer: ICL in-language, each of {', '.join(langs)} steered with its map ({', '.join(ev.tasks)}; "
+        f"shots {ev.shots})")
+    with torch.no_grad():
+        merged = run_icl(model, tokenizer, ev, model_path, say, context_for=language_context(model, steering))
     write_json(folder / "icl.json", merged)
     timings = {"steer_fit_s": fit_s, "icl_s": round(time.perf_counter() - start, 1)}
     del model

@@ -63,15 +63,15 @@ class Steering:
     maps: dict[str, dict[int, dict[str, torch.Tensor]]] = field(default_factory=dict)
     fit: dict = field(default_factory=dict)
 
-    def apply(self, hidden: torch.Tensor, lang: str, layer: int) -> torch.Tensor:
-        """``hidden`` (..., H) moved toward English with ``lang``'s map at ``layer``; same dtype."""
-        m = self.maps[lang][layer]
+    def apply(self, hidden: torch.Tensor, lang: str, layer: int, maps: dict | None = None) -> torch.Tensor:
+        """``hidden`` (..., H) moved toward English with ``lang``'s map at ``layer``; same dtype.
+        ``maps``: ``lang``'s maps already on ``hidden``'s device (what :func:`steered` passes)."""
+        m = (maps or {}).get(layer) or {k: v.to(hidden.device) for k, v in self.maps[lang][layer].items()}
         h = hidden.float()
         if self.method == "mean_shift":
-            moved = h + self.strength * m["shift"].to(h.device)
+            moved = h + self.strength * m["shift"]
         else:
-            target = (h - m["mean_src"].to(h.device)) @ m["weight"].to(h.device) + m["mean_tgt"].to(h.device)
-            moved = h + self.strength * (target - h)
+            moved = h + self.strength * ((h - m["mean_src"]) @ m["weight"] + m["mean_tgt"] - h)
         return moved.to(hidden.dtype)
 
 
@@ -172,12 +172,15 @@ def steered(model: nn.Module, steering: Steering, lang: str) -> Iterator[None]:
     if lang not in steering.maps:
         raise KeyError(f"no steering map for {lang!r}; fitted: {sorted(steering.maps)}")
     blocks = decoder_layers(model)
+    device = next(model.parameters()).device
+    # moved to the model's device once here, not on every forward
+    on_device = {layer: {k: v.to(device) for k, v in m.items()} for layer, m in steering.maps[lang].items()}
 
     def make_hook(layer: int):
         def hook(module, args, kwargs):
             if args:
-                return (steering.apply(args[0], lang, layer), *args[1:]), kwargs
-            return args, {**kwargs, "hidden_states": steering.apply(kwargs["hidden_states"], lang, layer)}
+                return (steering.apply(args[0], lang, layer, on_device), *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": steering.apply(kwargs["hidden_states"], lang, layer, on_device)}
 
         return hook
 

@@ -88,14 +88,15 @@ def compact_predictions(rows: list[dict]) -> dict[str, list]:
             "pred": [r["pred"] for r in rows], "pred_norm": [r["pred_norm"] for r in rows]}
 
 
-def run_icl(model, tokenizer, ev, model_name: str, say) -> dict:
+def run_icl(model, tokenizer, ev, model_name: str, say, context_for=None) -> dict:
     """Every task's evaluation, merged; a task that fails is reported and skipped, not fatal.
+    ``context_for`` passes to :func:`crossalign.eval.runner.evaluate` (e.g. per-language steering).
     ``predictions`` holds each run's per-item predictions (:func:`compact_predictions`), keyed by
     the run's name (``task.prompt-sample.kshot.seedN``, as ``crossalign evaluate`` names its files)."""
     merged = {"model": model_name, "runs": [], "summary": [], "skipped": {}, "predictions": {}}
     for one in icl_runs(ev, say):
         try:
-            res = evaluate(model, tokenizer, one, model_name=model_name, log=say)
+            res = evaluate(model, tokenizer, one, model_name=model_name, log=say, context_for=context_for)
         except (ConfigError, InputError) as exc:
             say(f"ICL: {one.tasks[0]} skipped: {exc}")
             merged["skipped"][one.tasks[0]] = str(exc)
