@@ -113,11 +113,12 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert [c["step"] for c in runs["cl_only_tiny"]["tatoeba_dev"]["checkpoints"]] == [4]
     # an earlier checkpoint is loaded as base + LoRA adapter; loaded that way, the last checkpoint scores
     # what the final (merged) model scores
-    from crossalign.experiments.tatoeba import _load_checkpoint, dev_retrieval, tatoeba_pairs
+    from crossalign.experiments.checkpoints import load_checkpoint
+    from crossalign.experiments.tatoeba import dev_retrieval, tatoeba_pairs
 
     cfg = load_experiment(tmp / "experiments" / "afp_tiny.yaml")
     tok = tiny_tokenizer(padding_side="right")
-    lm = _load_checkpoint(cfg, str(tmp / "tiny-llama"), tmp / "runs" / "afp_tiny" / "train" / "checkpoint-4")
+    lm = load_checkpoint(cfg, str(tmp / "tiny-llama"), tmp / "runs" / "afp_tiny" / "train" / "checkpoint-4")
     assert any(p.abs().sum() > 0 for n, p in lm.named_parameters() if "lora_B" in n)  # zero until loaded
     layer = afp["layer"]
     reloaded = dev_retrieval(lm, tok, tatoeba_pairs(cfg, "dev"), [layer], "mean", cfg.tatoeba)[layer]
@@ -126,8 +127,8 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert afp["tatoeba_dev"]["checkpoints"][-1]["by_language"] == final
     # a full fine-tuning checkpoint (afp_seed1_tiny) loads its own weights over the base model's
     seed1 = load_experiment(tmp / "experiments" / "afp_seed1_tiny.yaml")
-    full = _load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "runs" / "afp_seed1_tiny" / "train" / "checkpoint-4")
-    base_lm = _load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "tiny-llama")  # the base weights
+    full = load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "runs" / "afp_seed1_tiny" / "train" / "checkpoint-4")
+    base_lm = load_checkpoint(seed1, str(tmp / "tiny-llama"), tmp / "tiny-llama")  # the base weights
     assert any(not torch.equal(a, b) for a, b in zip(full.state_dict().values(), base_lm.state_dict().values(),
                                                        strict=True))
     assert set(afp["tatoeba_dev"]["by_pooling"]) == {"mean"}  # aligned runs: their own pooling

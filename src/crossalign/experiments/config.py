@@ -25,7 +25,7 @@ from crossalign.model.steering import SteerConfig
 from crossalign.pipeline.data import AlignmentData
 from crossalign.train.config import TrainConfig
 
-GROUPS = ("base", "afp", "ablation", "reference", "steer")
+GROUPS = ("base", "afp", "ablation", "lever", "reference", "steer")
 TATOEBA_16 = ["ara", "cmn", "deu", "fra", "hin", "ind", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa",
               "tur", "vie"]
 DDTP_LANGUAGES = ["cs", "de", "es", "fi", "fr", "it", "ja", "ko", "pl", "pt", "ru", "uk", "zh"]
@@ -72,6 +72,15 @@ class LanguageAlignmentConfig:
     max_length: int = field(default=64, metadata={"help": "Token limit per sentence."})
 
 
+@dataclass
+class DevIclConfig:
+    split: str = field(default="", metadata={
+        "help": "ICL development split (e.g. validation) scored in-language on the final model and every saved "
+                "checkpoint, for checkpoint and lever selection (never the test items); empty: not scored."})
+    shots: list[int] = field(default_factory=lambda: [0], metadata={"help": "Shots scored on the dev split."})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Demonstration seeds (k-shot)."})
+
+
 def _data_default() -> AlignmentData:
 
     return AlignmentData(
@@ -91,8 +100,8 @@ class ExperimentConfig:
     name: str = field(default="", metadata={"help": "Short name: the run's folder and its row in the tables."})
     description: str = field(default="", metadata={"help": "One line: what this run changes, and why."})
     group: str = field(default="afp", metadata={
-        "help": "base (no training), afp, ablation, reference or steer (a training-free baseline): where the run "
-                "appears in the report.",
+        "help": "base (no training), afp, ablation, lever (a candidate of the study's lever search), reference or "
+                "steer (a training-free baseline): where the run appears in the report.",
         "choices": list(GROUPS)})
     baseline: str = field(default="", metadata={
         "help": "Name of the base-model experiment this run is compared with (aligned runs)."})
@@ -124,6 +133,8 @@ class ExperimentConfig:
     steer: StudySteerConfig = field(default_factory=StudySteerConfig, metadata={
         "help": "A training-free baseline: steer the baseline model's hidden states instead of training."})
     language_alignment: LanguageAlignmentConfig = field(default_factory=LanguageAlignmentConfig)
+    dev_icl: DevIclConfig = field(default_factory=DevIclConfig, metadata={
+        "help": "Few-shot ICL on a development split, per checkpoint: what checkpoint and lever selection read."})
 
     @property
     def steered(self) -> bool:
@@ -159,6 +170,20 @@ class ExperimentConfig:
 
 
 @dataclass
+class LeverSearchConfig:
+    """Which change of the recipe to measure on test, chosen on development data only: every candidate is
+    trained and scored on the dev splits; the one with the best non-English dev ICL accuracy (the recipe
+    on ties) is measured on the test sets, the others never are."""
+
+    recipe: str = field(default="", metadata={
+        "help": "The study's recipe (an experiment name): measured on test in any case, and the reference "
+                "the candidates must beat on dev."})
+    candidates: list[str] = field(default_factory=list, metadata={
+        "help": "Experiments that change one lever of the recipe (instruction weight, full fine-tuning...): "
+                "trained and scored on the dev splits only, unless selected."})
+
+
+@dataclass
 class StudyConfig:
     output_dir: str = field(default="runs/study", metadata={"help": "Where every run is written."})
     experiments: list[str] = field(default_factory=list, metadata={
@@ -181,6 +206,8 @@ class StudyConfig:
         "help": "The command that regenerates the report, printed in its header."})
     quick_report: str = field(default="docs/results-quick.md", metadata={"help": "Report of the quick variant."})
     report_only: bool = field(default=False, metadata={"help": "Rewrite the report from existing results."})
+    levers: LeverSearchConfig = field(default_factory=LeverSearchConfig, metadata={
+        "help": "A lever search selected on dev (the recipe and its candidates)."})
     seen_languages: list[str] = field(default_factory=lambda: list(DDTP_LANGUAGES), metadata={
         "help": "Languages with alignment pairs (the rest are reported as unseen)."})
 
@@ -189,3 +216,7 @@ class StudyConfig:
             for item in getattr(self, name):
                 if "=" not in item:
                     raise ConfigError(f"{name}: {item!r} is not key=value")
+        if self.levers.candidates and not self.levers.recipe:
+            raise ConfigError("levers.candidates needs levers.recipe (the experiment they change)")
+        if self.levers.recipe in self.levers.candidates:
+            raise ConfigError(f"levers: the recipe {self.levers.recipe!r} is also a candidate")

@@ -11,7 +11,10 @@ stage depends on, written last):
 - train (aligned runs): :func:`crossalign.train.wiring.build_run` on those samples; ``layer:
   auto`` is resolved on held-out *training* samples and dev retrieval is logged while training;
 - measure: Tatoeba retrieval at every layer and pooling (test), projections (PCA) at every
-  layer, and few-shot ICL once per prompt setting, on the final model only.
+  layer, and few-shot ICL once per prompt setting, on the final model only (skipped for a
+  lever candidate not selected: ``test=False``);
+- dev: Tatoeba dev retrieval, and ICL on a development split (``dev_icl``), for the final model
+  and every saved checkpoint: what layer, checkpoint and lever selection read.
 
 ``results.json`` holds every number the report uses, plus the configuration and the compute
 (wall time per stage, device, tokens the alignment consumed).
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig
+from crossalign.experiments.dev_icl import dev_icl_stage
 from crossalign.experiments.language_alignment import alignment_stage
 from crossalign.experiments.measure import device_name, measure_stage
 from crossalign.experiments.steer import steer_stage
@@ -104,8 +108,9 @@ def with_base_dev_layer(cfg: ExperimentConfig, root: Path, say) -> ExperimentCon
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, contrastive=contrastive))
 
 
-def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
-    """Run (or reuse) every stage of ``cfg`` under ``root/cfg.name``; returns and writes the results."""
+def run_experiment(cfg: ExperimentConfig, root: Path, say=print, test: bool = True) -> dict:
+    """Run (or reuse) every stage of ``cfg`` under ``root/cfg.name``; returns and writes the results.
+    ``test=False``: training and the dev splits only (a lever candidate, not yet selected)."""
     out = root / cfg.name
     save_config(cfg, out)
     tag = lambda m: say(f"[{cfg.name}] {m}")
@@ -128,16 +133,23 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
     if cfg.steered:
         # A training-free baseline: the baseline's model, steered while ICL is scored (no Tatoeba).
         measure = steer_stage(cfg, measured_path, out, tag)
-    else:
+    elif test:
         measure = measure_stage(cfg, measured_path, out, tag, extra)
-    timings.update(measure["timings"])
-    alignment = None if cfg.steered else alignment_stage(cfg, measured_path, out, tag, extra)
+    else:
+        tag("measured on the dev splits only (a lever candidate; measured on test only if selected)")
+        measure = None
+    if measure:
+        timings.update(measure["timings"])
+    alignment = None if cfg.steered or not test else alignment_stage(cfg, measured_path, out, tag, extra)
     if alignment:
         timings["language_alignment_s"] = alignment["seconds"]
     dev = None
     if cfg.tatoeba.dev_pairs > 0 and not cfg.steered:
         dev = dev_stage(cfg, measured_path, out, tag, extra, train, model_path)
         timings["tatoeba_dev_s"] = dev["seconds"]
+    dev_icl = None if cfg.steered else dev_icl_stage(cfg, measured_path, out, tag, extra, train, model_path)
+    if dev_icl:
+        timings["dev_icl_s"] = dev_icl["seconds"]
     folder = out / "measure"
     results = {
         "format": RESULTS_FORMAT,
@@ -148,15 +160,17 @@ def run_experiment(cfg: ExperimentConfig, root: Path, say=print) -> dict:
         "pretraining_tokens": cfg.pretraining_tokens,
         "train": {k: v for k, v in train.items() if k != "fingerprint"} if train else None,
         "data": data_info,
-        "tatoeba": None if cfg.steered else json.loads((folder / "tatoeba.json").read_text()),
+        "tested": measure is not None,
+        "tatoeba": json.loads((folder / "tatoeba.json").read_text()) if measure and not cfg.steered else None,
         "steer": json.loads((folder / "steering.json").read_text()) if cfg.steered else None,
         "language_alignment": alignment,
         "tatoeba_dev": dev,
+        "dev_icl": dev_icl,
         "replica_of": cfg.replica_of,
         "layer_from": cfg.layer_from,
-        "icl": json.loads((folder / "icl.json").read_text()),
+        "icl": json.loads((folder / "icl.json").read_text()) if measure else None,
         "timings": timings,
-        "device": measure["device"],
+        "device": measure["device"] if measure else device_name(),
         "config": to_dict(cfg),
     }
     write_json(out / "results.json", results)

@@ -46,7 +46,7 @@ def load_results(root: Path) -> list[dict]:
     out = []
     for path in sorted(root.glob("*/results.json")):
         out.append(json.loads(path.read_text()))
-    order = {"base": 0, "afp": 1, "ablation": 2, "reference": 3, "steer": 4}
+    order = {"base": 0, "afp": 1, "ablation": 2, "lever": 3, "reference": 4, "steer": 5}
     return sorted(out, key=lambda r: (order.get(r["group"], 9), r["model"], r["name"]))
 
 
@@ -274,6 +274,40 @@ def never_below(points: list[tuple[int, float]]) -> tuple[str, bool]:
     start, later = points[0][1], points[1:]
     text = f"base {pct(start)}% → " + ", ".join(f"{pct(v)}% (step {s})" for s, v in later)
     return text, all(v >= start for _, v in later)
+
+
+# ---------------------------------------------------------------- lever search (dev only)
+def final_dev_icl(run: dict) -> dict | None:
+    """The final model's entry of a run's dev ICL (``dev_icl``), or None when it was not scored."""
+    dev = run.get("dev_icl")
+    return next((m for m in dev["models"] if m["final"]), None) if dev else None
+
+
+def select_lever(runs: dict[str, dict], names: list[str]) -> tuple[str, dict[str, float]]:
+    """The run of ``names`` (the recipe first, then the candidates) with the best non-English dev ICL
+    accuracy of its final model, the recipe winning ties (then the earlier candidate); and every score.
+    A run without dev ICL is an error naming it."""
+    scores = {}
+    for name in names:
+        entry = final_dev_icl(runs[name]) if name in runs else None
+        if entry is None or entry["non_en_mean"] is None:
+            raise ValueError(f"lever search: {name} has no dev ICL score (set dev_icl.split and run it)")
+        scores[name] = entry["non_en_mean"]
+    best = max(names, key=lambda n: scores[n])  # max keeps the first of equal scores
+    return best, scores
+
+
+def dev_icl_paired(run: dict, base: dict, step: int | None = None) -> dict | None:
+    """:func:`icl_paired` of ``run``'s dev ICL (its final model, or the checkpoint at ``step``) against the
+    base model's, on the same dev items (in-language, the lowest shots scored)."""
+    entry = final_dev_icl(run) if step is None else next((m for m in run["dev_icl"]["models"] if m["step"] == step),
+                                                         None)
+    ref = final_dev_icl(base)
+    if entry is None or ref is None:
+        return None
+    shots = min(run["dev_icl"]["shots"])
+    task = run["dev_icl"]["tasks"][0]
+    return icl_paired({"icl": entry["icl"]}, {"icl": ref["icl"]}, (task, "in-language", shots, "non-en"))
 
 
 # ---------------------------------------------------------------- alignment against accuracy

@@ -14,7 +14,9 @@ from crossalign.experiments.results import (
     best_layer,
     compare_tatoeba,
     dev_checkpoints,
+    dev_icl_paired,
     dev_trajectory,
+    final_dev_icl,
     icl_cells,
     icl_comparison,
     icl_language_table,
@@ -22,6 +24,7 @@ from crossalign.experiments.results import (
     never_below,
     per_language_retrieval,
     replica_parents,
+    select_lever,
     strongest_layer,
     tatoeba_entry,
     verdict,
@@ -263,12 +266,12 @@ def compute_section(runs: list[dict]) -> str:
 
         rows.append([r["name"], r["device"], str(t.get("steps", "–")), str(t.get("samples_seen", "–")),
                      f"{tokens:,}" if tokens else "–", frac, opt("train_s"), opt("steer_fit_s"),
-                     opt("tatoeba_s"), opt("tatoeba_dev_s"), opt("icl_s"), opt("language_alignment_s"),
-                     f"{_seconds(tm):.0f}"])
+                     opt("tatoeba_s"), opt("tatoeba_dev_s"), opt("dev_icl_s"), opt("icl_s"),
+                     opt("language_alignment_s"), f"{_seconds(tm):.0f}"])
     total = sum(_seconds(r["timings"]) for r in runs)
-    rows.append(["**all runs**", *[""] * 11, f"**{total:.0f}** ({total / 3600:.1f} h)"])
+    rows.append(["**all runs**", *[""] * 12, f"**{total:.0f}** ({total / 3600:.1f} h)"])
     return table(["run", "device", "steps", "samples", "tokens", "of pre-training", "train s", "steer fit s",
-                  "Tatoeba s", "Tatoeba dev s", "ICL s", "alignment s", "total s"], rows)
+                  "Tatoeba s", "Tatoeba dev s", "dev ICL s", "ICL s", "alignment s", "total s"], rows)
 
 
 def setup_section(runs: list[dict]) -> str:
@@ -363,3 +366,66 @@ def correlation_section(runs: list[dict]) -> tuple[str, dict]:
                          f"[{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}], permutation p {v['p']:.2g}, "
                          f"{len(corr[m]['languages'])} languages); alignment/accuracy per language: {pairs}.")
     return "\n".join(lines) + "\n", summary
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def lever_change(run: dict, recipe: dict) -> str:
+    """What ``run``'s training settings change against the recipe's (``key old → new``)."""
+    a, b = _flat(recipe["config"]["train"], "train."), _flat(run["config"]["train"], "train.")
+    diffs = [f"{k} {a.get(k)} → {b.get(k)}" for k in sorted(set(a) | set(b))
+             if a.get(k) != b.get(k) and not k.startswith("train.training.output_dir")]
+    return "; ".join(diffs) or "(no training setting differs)"
+
+
+def lever_section(runs: dict[str, dict], recipe: str, candidates: list[str]) -> tuple[str, str | None]:
+    """The lever search on dev: per run (the recipe, then each candidate), what it changes, Tatoeba dev at
+    its layer, the dev ICL non-English mean of each checkpoint, and the final model against the base on
+    the same dev items (paired); then the selection. Returns the markdown and the selected run."""
+    names = [n for n in [recipe, *candidates] if n in runs]
+    if recipe not in runs or not final_dev_icl(runs[recipe]):
+        return "", None
+    rec = runs[recipe]
+    base = runs.get(rec["baseline"])
+    rows = []
+    if base and final_dev_icl(base):
+        bt = base.get("tatoeba_dev")
+        bt_s = pct(dev_mean(bt, rec["layer"], rec["pooling"])) + f" (layer {rec['layer']})" if bt else "–"
+        b_mean = pct(final_dev_icl(base)["non_en_mean"])
+        rows.append([base["name"], "base model, not trained", bt_s, b_mean, "–", b_mean, "yes"])
+    for name in names:
+        r = runs[name]
+        entry = final_dev_icl(r)
+        if entry is None:
+            rows.append([name, lever_change(r, rec) if name != recipe else "the recipe", "–", "not scored", "–", "–",
+                         "–"])
+            continue
+        tat = r.get("tatoeba_dev")
+        tat_s = pct(dev_mean(tat, r["layer"], r["pooling"])) + f" (layer {r['layer']})" if tat else "–"
+        curve = ", ".join(f"{pct(m['non_en_mean'])} (step {m['step']})" for m in r["dev_icl"]["models"])
+        c = dev_icl_paired(r, base) if base else None
+        delta = "–" if c is None else (f"{signed(c['diff'])} [{signed(c['ci'][0])}, {signed(c['ci'][1])}], "
+                                       f"MDE {pct(c['mde'])}")
+        rows.append([name, "the recipe" if name == recipe else lever_change(r, rec), tat_s, curve, delta,
+                     f"{pct(entry['non_en_mean'])}", "yes" if r.get("tested", True) and r.get("icl") else "no"])
+    try:
+        best, scores = select_lever(runs, [recipe, *candidates])
+    except ValueError as exc:
+        note = f"\nNo run selected yet: {exc}.\n"
+        best = None
+    else:
+        how = ("the recipe itself: no candidate beats it on dev, so no other run is measured on test"
+               if best == recipe else "measured on the test sets in the tables above (group lever)")
+        note = (f"\n**Selected on dev: {best}** (non-English dev mean {pct(scores[best])}%, the best of "
+                f"{len(scores)}; the recipe wins ties): {how}.\n")
+    header = ["run", "change against the recipe", "Tatoeba dev", "dev ICL non-English, by checkpoint",
+              f"Δ vs {base['name'] if base else 'base'} (paired 95% CI), final", "final", "measured on test"]
+    return table(header, rows) + note, best

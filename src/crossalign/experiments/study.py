@@ -3,13 +3,16 @@
     crossalign study --config configs/study.yaml            # the full study
     crossalign study --config configs/study.yaml --quick    # the quick variant (< 1 h on 2 CPU cores)
 
-Base models run first (aligned runs are compared with them). A finished stage of any run is
+Base models run first (aligned runs are compared with them). With ``levers:`` the candidates are
+trained and scored on the dev splits only; the one with the best non-English dev ICL accuracy is
+then measured on test (the recipe is measured in any case). A finished stage of any run is
 reused, so an interrupted study continues where it stopped, and ``--report_only`` rewrites the
 report from the results on disk.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from crossalign.errors import ConfigError
 from crossalign.experiments.config import ExperimentConfig, StudyConfig
 from crossalign.experiments.experiment import run_experiment
 from crossalign.experiments.report import write_study_report
+from crossalign.experiments.results import select_lever
 from crossalign.options import _merge, _set_nested, from_dict, load_yaml, save_config
 
 
@@ -49,6 +53,13 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
     if unknown:
         raise ConfigError(f"unknown experiment name(s) {unknown}; known: {names}")
     by_name = {e.name: e for e in exps}
+    lv = cfg.levers
+    for name in ([lv.recipe] if lv.recipe else []) + list(lv.candidates):
+        if name not in by_name:
+            raise ConfigError(f"levers: {name!r} is not an experiment of the study; known: {names}")
+        if not by_name[name].align or not by_name[name].dev_icl.split:
+            raise ConfigError(f"levers: {name} must be an aligned run with a dev ICL split (dev_icl.split): "
+                              "the selection reads it")
     for e in exps:
         if e.compared and e.baseline not in by_name:
             raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not an experiment of the study")
@@ -72,12 +83,36 @@ def run_study(cfg: StudyConfig, say=print) -> Path:
     exps, out, report = planned(cfg)
     save_config(cfg, out, "study.yaml")
     if not cfg.report_only:
+        candidates = set(cfg.levers.candidates)
         say(f"study: {len(exps)} runs into {out}: {', '.join(e.name for e in exps)}")
         for i, exp in enumerate(exps, 1):
             start = time.perf_counter()
             say(f"study: run {i}/{len(exps)}: {exp.name} ({exp.description})")
-            run_experiment(exp, out, say)
+            run_experiment(exp, out, say, test=exp.name not in candidates)
             say(f"study: {exp.name} finished in {time.perf_counter() - start:.0f} s")
+        if candidates:
+            _measure_selected_lever(cfg, exps, out, say)
     path = write_study_report(out, report, cfg, say)
     say(f"study: report written to {path}")
     return path
+
+
+def _measure_selected_lever(cfg: StudyConfig, exps: list[ExperimentConfig], out: Path, say) -> None:
+    """Select among the recipe and its candidates on dev ICL; measure the winner on test (the recipe is)."""
+    names = [cfg.levers.recipe, *cfg.levers.candidates]
+    paths = {n: out / n / "results.json" for n in names}
+    runs = {n: json.loads(p.read_text()) for n, p in paths.items() if p.is_file()}
+    try:
+        best, scores = select_lever(runs, names)
+    except ValueError as exc:
+        say(f"study: no lever selected: {exc}")
+        return
+    say("study: lever search on dev ICL (non-English mean): "
+        + ", ".join(f"{n} {v:.3f}" for n, v in scores.items()) + f"; selected: {best}")
+    chosen = {e.name: e for e in exps}
+    if best != cfg.levers.recipe and best not in chosen:
+        say(f"study: {best} is not among the runs chosen (--only): not measured on test")
+    elif best != cfg.levers.recipe:
+        start = time.perf_counter()
+        run_experiment(chosen[best], out, say, test=True)
+        say(f"study: {best} (selected) measured on test in {time.perf_counter() - start:.0f} s")

@@ -20,16 +20,15 @@ import torch
 from crossalign.analysis.inputs import group_by_language
 from crossalign.data.sources import PairsSpec, read_pairs
 from crossalign.errors import ConfigError
+from crossalign.experiments.checkpoints import load_checkpoint, saved_checkpoints
 from crossalign.experiments.config import ExperimentConfig
 from crossalign.io import write_json
-from crossalign.model.adapt import add_lora
 from crossalign.model.encode import retrieval_by_layer
 from crossalign.model.layers import num_layers
 from crossalign.model.load import load_model, load_tokenizer
 from crossalign.options import to_dict
 from crossalign.pipeline.cache import fingerprint, is_done, mark_done
 from crossalign.retrieval import peak_layer
-from crossalign.train.checkpoint import load_lm_weights
 
 
 def tatoeba_pairs(cfg: ExperimentConfig, split: str = "test") -> dict[str, tuple[list[str], list[str]]]:
@@ -75,17 +74,6 @@ def dev_retrieval(model, tokenizer, pairs: dict, layers: list[int], pooling: str
     return out
 
 
-def _load_checkpoint(cfg: ExperimentConfig, base_path: str, checkpoint: Path):
-    """The base model with a trainer checkpoint's weights (LoRA adapter or full weights) in place."""
-
-    lm = load_model(dataclasses.replace(cfg.model, name_or_path=base_path))
-    lo = cfg.train.lora
-    if lo.enabled:
-        lm = add_lora(lm, lo.r, lo.alpha, lo.dropout, lo.target_modules)
-    load_lm_weights(lm, checkpoint)
-    return lm.eval()
-
-
 def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=None, train=None,
               base_path: str | None = None) -> dict:
     """Tatoeba dev retrieval at every layer and pooling of the measured model; for aligned runs also
@@ -114,12 +102,11 @@ def dev_stage(cfg: ExperimentConfig, model_path: str, out: Path, say, extra_key=
         del model
         if train is not None:
             layer, pooling = train["layer"], train["pooling"]
-            checkpoints = sorted((int(p.name.rsplit("-", 1)[-1]), p) for p in (out / "train").glob("checkpoint-*"))
-            for step, ckpt in checkpoints:
+            for step, ckpt in saved_checkpoints(out / "train"):
                 if step == train.get("steps"):  # the final model: scored above
                     scores = result["by_pooling"][pooling][layer]
                 else:
-                    lm = _load_checkpoint(cfg, base_path, ckpt)
+                    lm = load_checkpoint(cfg, base_path, ckpt)
                     scores = dev_retrieval(lm, tokenizer, pairs, [layer], pooling, t)[layer]
                     del lm
                 result["checkpoints"].append({"step": step, "layer": layer, "pooling": pooling, "by_language": scores})
