@@ -6,7 +6,16 @@ side of ours, in-process under cProfile, broken down by phase.
     flock /tmp/cpu.lock .venv/bin/python bench/profile_train.py \
         --model runs/reference_speed/xglm-564m --data runs/reference_speed/samples.jsonl --steps 4
 
-(the model folders and samples are the ones ``bench/reference_speed.py`` builds.) Printed: for each
+    flock /tmp/cpu.lock .venv/bin/python bench/profile_train.py \
+        --model runs/reference_speed/xglm-23m --data runs/reference_speed/samples.jsonl --steps 40 \
+        --reference /tmp/afp-ref --ref-data runs/reference_speed/samples.ref.json
+
+(the model folders and samples are the ones ``bench/reference_speed.py`` builds.) With
+``--reference`` (a checkout of chongli17/CrossLingualAlignment, and its environment
+``.venv-afp-ref/`` as ``bench/reference_speed.py`` builds it), the reference's unmodified
+``src/train.py`` is profiled too, in its own environment (``python -m cProfile``), on the same
+model, samples (its JSON-lines copy), batch and steps, and the common phases are printed side by
+side (seconds per step, reference / ours). Printed: for each
 phase, its cumulative seconds over the training loop, per step, and its share of the loop
 (``Trainer._inner_training_loop``). Phases nest (the LM pass holds the head loss; the backward is
 outside both), so shares are of the loop, not a partition; *unattributed* is the loop minus the
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import sys
 import tempfile
@@ -45,6 +55,38 @@ PHASES = [
 ]
 
 
+# The reference's phases (its CLTrainer.train is its own copy of the Trainer loop; transformers 4.28).
+REF_PHASES = [
+    ("training loop (CLTrainer.train)", "src/trainers.py", "train", False),
+    ("data: fetch + collate (DataLoader __next__)", "torch/utils/data/dataloader.py", "__next__", True),
+    ("  collation (OurDataCollatorWithPadding)", "src/train.py", "__call__", False),
+    ("forward + loss (Trainer.compute_loss)", "transformers/trainer.py", "compute_loss", True),
+    ("  contrastive + LM forward (cl_forward)", "src/decoder_models.py", "cl_forward", False),
+    ("    LM pass + head loss (clm_forward)", "src/decoder_models.py", "clm_forward", False),
+    ("backward (Tensor.backward)", "torch/_tensor.py", "backward", True),
+    ("gradient clipping (clip_grad_norm_)", "torch/nn/utils/clip_grad.py", "clip_grad_norm_", True),
+    ("optimizer step", "torch/optim/optimizer.py", "wrapper", True),
+    ("lr scheduler step", "torch/optim/lr_scheduler.py", "step", True),
+    ("logging (Trainer.log)", "transformers/trainer.py", "log", True),
+    ("callbacks (call_event)", "transformers/trainer_callback.py", "call_event", True),
+    ("zero_grad (Module.zero_grad)", "torch/nn/modules/module.py", "zero_grad", True),
+]
+# Side by side: (phase, our row label, the reference's row label).
+COMMON = [
+    ("training loop", PHASES[0][0], REF_PHASES[0][0]),
+    ("data: fetch + collate", PHASES[1][0], REF_PHASES[1][0]),
+    ("forward + loss", PHASES[3][0], REF_PHASES[3][0]),
+    ("backward", PHASES[8][0], REF_PHASES[6][0]),
+    ("gradient clipping", PHASES[10][0], REF_PHASES[7][0]),
+    ("optimizer step", PHASES[11][0], REF_PHASES[8][0]),
+    ("lr scheduler step", PHASES[12][0], REF_PHASES[9][0]),
+    ("logging", PHASES[13][0], REF_PHASES[10][0]),
+    ("callbacks", PHASES[14][0], REF_PHASES[11][0]),
+    ("zero_grad", PHASES[15][0], REF_PHASES[12][0]),
+    ("unattributed", "unattributed (loop - top-level phases)", "unattributed (loop - top-level phases)"),
+]
+
+
 def cumulative(stats: pstats.Stats, fragment: str, name: str) -> tuple[float, int]:
     """Cumulative seconds and primitive calls of the functions ``name`` in files matching ``fragment``
     (the outermost frames only: recursion is counted once by cProfile's cumtime)."""
@@ -65,7 +107,13 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--layer", default="1")
     p.add_argument("--output", help="also write the figures as JSON here")
+    p.add_argument("--reference", help="a checkout of chongli17/CrossLingualAlignment: profile it too, side by side")
+    p.add_argument("--ref-venv", default=str(Path(__file__).resolve().parents[1] / ".venv-afp-ref"),
+                   help="the reference's environment (bench/reference_speed.py builds it)")
+    p.add_argument("--ref-data", help="the same samples in the reference's format (samples.ref.json)")
     args = p.parse_args()
+    if args.reference and not args.ref_data:
+        p.error("--reference needs --ref-data (the samples in the reference's format)")
 
     from crossalign.cli import main as cli_main
 
@@ -86,24 +134,94 @@ def main() -> None:
         prof.disable()
         if rc != 0:
             sys.exit(rc)
-    stats = pstats.Stats(prof)
-    loop, _ = cumulative(stats, *PHASES[0][1:3])
+        our_tokens = json.loads((Path(tmp) / "out" / "model" / "crossalign_train.json").read_text())["tokens"]
+    ours = phase_rows(pstats.Stats(prof), PHASES, args.steps)
+    print_rows(f"crossalign, {args.model}: {args.steps} steps, batch {args.batch}, max length {args.max_length} "
+               "(under cProfile)", ours)
+    out = {"model": args.model, "steps": args.steps, "rows": ours, "tokens": our_tokens}
+    if args.reference:
+        ref = profile_reference(args)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from reference_speed import reference_tokens
+
+        rows = [json.loads(line) for line in Path(args.ref_data).read_text(encoding="utf-8").splitlines() if line]
+        ref_tokens = reference_tokens(Path(args.model), rows, args.steps, args.batch, args.max_length)
+        print_rows(f"reference ({args.reference}), same run (under cProfile)", ref)
+        by = lambda rows: {r["phase"]: r for r in rows}
+        o, r = by(ours), by(ref)
+        print(f"\nside by side under cProfile, {args.steps} steps; real tokens fed forward: reference {ref_tokens:,}, "
+              f"crossalign {our_tokens:,} (the reference drops each batch's LM remainder past a block)")
+        print(f"{'phase':<24} {'ref s/step':>10} {'ours s/step':>11} {'ref/ours':>9} "
+              f"{'ref ms/1k tok':>13} {'ours ms/1k tok':>14} {'ref/ours':>9}")
+        side = []
+        for phase, ours_label, ref_label in COMMON:
+            a, b = r[ref_label]["per_step"], o[ours_label]["per_step"]
+            ta, tb = 1e6 * r[ref_label]["seconds"] / ref_tokens, 1e6 * o[ours_label]["seconds"] / our_tokens
+            ratio = a / b if b > 1e-9 else float("inf")
+            token_ratio = ta / tb if tb > 1e-9 else float("inf")
+            side.append({"phase": phase, "reference_s_step": a, "crossalign_s_step": b, "ratio_step": ratio,
+                         "reference_ms_per_1k_tokens": ta, "crossalign_ms_per_1k_tokens": tb,
+                         "ratio_per_token": token_ratio})
+            print(f"{phase:<24} {a:10.4f} {b:11.4f} {ratio:8.2f}x {ta:13.2f} {tb:14.2f} {token_ratio:8.2f}x")
+        out.update(reference_rows=ref, reference_tokens=ref_tokens, side_by_side=side)
+    if args.output:
+        Path(args.output).write_text(json.dumps(out, indent=1))
+
+
+def phase_rows(stats: pstats.Stats, phases: list, steps: int) -> list[dict]:
+    """Seconds, seconds per step, calls and share of the loop of every phase, and the unattributed rest."""
+    loop, _ = cumulative(stats, *phases[0][1:3])
     rows, top = [], 0.0
-    for label, frag, name, is_top in PHASES:
+    for label, frag, name, is_top in phases:
         sec, calls = cumulative(stats, frag, name)
         if is_top:
             top += sec
-        rows.append({"phase": label, "seconds": sec, "per_step": sec / args.steps, "calls": calls,
+        rows.append({"phase": label, "seconds": sec, "per_step": sec / steps, "calls": calls,
                      "share": sec / loop if loop else float("nan")})
     rows.append({"phase": "unattributed (loop - top-level phases)", "seconds": loop - top,
-                 "per_step": (loop - top) / args.steps, "calls": 0, "share": (loop - top) / loop if loop else 0})
-    print(f"\n{args.model}: {args.steps} steps, batch {args.batch}, max length {args.max_length} (under cProfile)")
+                 "per_step": (loop - top) / steps, "calls": 0, "share": (loop - top) / loop if loop else 0})
+    return rows
+
+
+def print_rows(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
     print(f"{'phase':<48} {'s':>8} {'s/step':>8} {'share':>7} {'calls':>7}")
     for r in rows:
         print(f"{r['phase']:<48} {r['seconds']:8.2f} {r['per_step']:8.3f} {100 * r['share']:6.1f}% {r['calls']:7d}")
-    if args.output:
-        Path(args.output).write_text(json.dumps({"model": args.model, "steps": args.steps, "rows": rows}, indent=1))
 
+
+def profile_reference(args) -> list[dict]:
+    """The reference's own ``src/train.py``, unmodified, under ``python -m cProfile`` in its environment."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from reference_speed import reference_command
+
+    reference = Path(args.reference).resolve()
+    ref_python = Path(args.ref_venv).resolve() / "bin" / "python"
+    if not ref_python.exists():
+        raise SystemExit(f"{ref_python} not found: build the reference environment with bench/reference_speed.py")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "WANDB_DISABLED": "true", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        cmd = reference_command(reference, ref_python, Path(args.model).resolve(), Path(args.ref_data).resolve(),
+                                args.steps, args, cwd)
+        prof = cwd / "reference.prof"
+        # ``python -m cProfile`` would run train.py with cProfile as __main__, and its final torch.save of
+        # the training arguments (a class of train.py's __main__) could not pickle them: run_path installs
+        # the script as __main__ while it runs, as ``python train.py`` does.
+        wrapper = ("import cProfile, runpy, sys; script, out = sys.argv[1], sys.argv[2]; "
+                   "sys.argv = [script] + sys.argv[3:]; sys.path.insert(0, script.rsplit('/', 1)[0]); "
+                   "p = cProfile.Profile(); p.enable()\n"
+                   "try:\n    runpy.run_path(script, run_name='__main__')\n"
+                   "finally:\n    p.disable(); p.dump_stats(out)")
+        cmd = [cmd[0], "-c", wrapper, cmd[1], str(prof), *cmd[2:]]
+        with open(cwd / "train.log", "w") as log:
+            rc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        if rc != 0:
+            raise SystemExit(f"the reference failed (exit {rc}):\n" + (cwd / "train.log").read_text()[-3000:])
+        return phase_rows(pstats.Stats(str(prof)), REF_PHASES, args.steps)
 
 if __name__ == "__main__":
     main()

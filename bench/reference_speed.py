@@ -304,21 +304,27 @@ def timed(cmd: list[str], cwd: Path, log_path: Path, env: dict) -> tuple[float, 
     return wall, usage.ru_maxrss / 1e6  # KiB on Linux
 
 
+def reference_command(reference: Path, ref_python: Path, model: Path, data: Path, steps: int, args,
+                      cwd: Path) -> list[str]:
+    """The reference's ``src/train.py`` command line for ``steps`` steps of the benchmark's run."""
+    return [str(ref_python), str(reference / "src" / "train.py"),
+            "--model_name_or_path", str(model), "--train_file", str(data), "--output_dir", str(cwd / "out"),
+            "--cache_dir", str(cwd / "cache"), "--pooler_type", f"last-{args.layer}", "--temp", "0.05",
+            "--do_clm", "--clm_weight", "1.5", "--do_train", "--max_steps", str(steps),
+            "--per_device_train_batch_size", str(args.batch), "--gradient_accumulation_steps", "1",
+            "--learning_rate", "1e-5", "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.03",
+            "--max_seq_length", str(args.max_length), "--clm_block_size", str(args.max_length),
+            "--seed", "0", "--data_seed", "0", "--no_cuda", "--report_to", "none", "--save_strategy", "no",
+            "--evaluation_strategy", "no", "--logging_steps", "1", "--disable_tqdm", "true",
+            "--overwrite_output_dir"]
+
+
 def run_reference(reference: Path, ref_python: Path, model: Path, data: Path, steps: int, args, work: Path,
                   env: dict) -> dict:
     cwd = work / f"ref-{steps}"  # its own cwd: train.py caches the dataset under ./data/cache/
     subprocess.run(["rm", "-rf", str(cwd)], check=True)
     cwd.mkdir(parents=True)
-    cmd = [str(ref_python), str(reference / "src" / "train.py"),
-           "--model_name_or_path", str(model), "--train_file", str(data), "--output_dir", str(cwd / "out"),
-           "--cache_dir", str(cwd / "cache"), "--pooler_type", f"last-{args.layer}", "--temp", "0.05",
-           "--do_clm", "--clm_weight", "1.5", "--do_train", "--max_steps", str(steps),
-           "--per_device_train_batch_size", str(args.batch), "--gradient_accumulation_steps", "1",
-           "--learning_rate", "1e-5", "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.03",
-           "--max_seq_length", str(args.max_length), "--clm_block_size", str(args.max_length),
-           "--seed", "0", "--data_seed", "0", "--no_cuda", "--report_to", "none", "--save_strategy", "no",
-           "--evaluation_strategy", "no", "--logging_steps", "1", "--disable_tqdm", "true",
-           "--overwrite_output_dir"]
+    cmd = reference_command(reference, ref_python, model, data, steps, args, cwd)
     wall, rss = timed(cmd, cwd, cwd / "train.log", env)
     metrics = dict(re.findall(r"^(\w+) = (\S+)$", (cwd / "out" / "train_results.txt").read_text(), re.M))
     drop_weights(cwd / "out")
