@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import sys
 import tempfile
@@ -195,14 +194,13 @@ def profile_reference(args) -> list[dict]:
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from reference_speed import reference_command
+    from reference_speed import offline_env, reference_command
 
     reference = Path(args.reference).resolve()
     ref_python = Path(args.ref_venv).resolve() / "bin" / "python"
     if not ref_python.exists():
         raise SystemExit(f"{ref_python} not found: build the reference environment with bench/reference_speed.py")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "WANDB_DISABLED": "true", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
+    env = offline_env()
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         cmd = reference_command(reference, ref_python, Path(args.model).resolve(), Path(args.ref_data).resolve(),

@@ -304,6 +304,12 @@ def timed(cmd: list[str], cwd: Path, log_path: Path, env: dict) -> tuple[float, 
     return wall, usage.ru_maxrss / 1e6  # KiB on Linux
 
 
+def offline_env() -> dict:
+    """The environment of both trainers' processes: offline, no wandb, no tokenizer threads."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "WANDB_DISABLED": "true", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
+
+
 def reference_command(reference: Path, ref_python: Path, model: Path, data: Path, steps: int, args,
                       cwd: Path) -> list[str]:
     """The reference's ``src/train.py`` command line for ``steps`` steps of the benchmark's run."""
@@ -401,8 +407,7 @@ def main() -> None:
     if args.prepare_only:
         return
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "WANDB_DISABLED": "true", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false"}
+    env = offline_env()
     runs: dict[tuple[str, int], dict] = {}
     for steps in (short, long):  # interleaved: reference, ours, reference, ours
         log(f"reference, {steps} steps ...")
