@@ -54,7 +54,9 @@ PHASES = [
 ]
 
 
-# The reference's phases (its CLTrainer.train is its own copy of the Trainer loop; transformers 4.28).
+# The reference's phases (its CLTrainer.train is its own copy of the Trainer loop; transformers 4.28). The loop,
+# the top-level phases and the unattributed rest of both tables are compared side by side, in order: their
+# names (the labels without the parenthesis) must match.
 REF_PHASES = [
     ("training loop (CLTrainer.train)", "src/trainers.py", "train", False),
     ("data: fetch + collate (DataLoader __next__)", "torch/utils/data/dataloader.py", "__next__", True),
@@ -70,21 +72,6 @@ REF_PHASES = [
     ("callbacks (call_event)", "transformers/trainer_callback.py", "call_event", True),
     ("zero_grad (Module.zero_grad)", "torch/nn/modules/module.py", "zero_grad", True),
 ]
-# Side by side: (phase, our row label, the reference's row label).
-COMMON = [
-    ("training loop", PHASES[0][0], REF_PHASES[0][0]),
-    ("data: fetch + collate", PHASES[1][0], REF_PHASES[1][0]),
-    ("forward + loss", PHASES[3][0], REF_PHASES[3][0]),
-    ("backward", PHASES[8][0], REF_PHASES[6][0]),
-    ("gradient clipping", PHASES[10][0], REF_PHASES[7][0]),
-    ("optimizer step", PHASES[11][0], REF_PHASES[8][0]),
-    ("lr scheduler step", PHASES[12][0], REF_PHASES[9][0]),
-    ("logging", PHASES[13][0], REF_PHASES[10][0]),
-    ("callbacks", PHASES[14][0], REF_PHASES[11][0]),
-    ("zero_grad", PHASES[15][0], REF_PHASES[12][0]),
-    ("unattributed", "unattributed (loop - top-level phases)", "unattributed (loop - top-level phases)"),
-]
-
 
 def cumulative(stats: pstats.Stats, fragment: str, name: str) -> tuple[float, int]:
     """Cumulative seconds and primitive calls of the functions ``name`` in files matching ``fragment``
@@ -146,16 +133,16 @@ def main() -> None:
         rows = [json.loads(line) for line in Path(args.ref_data).read_text(encoding="utf-8").splitlines() if line]
         ref_tokens = reference_tokens(Path(args.model), rows, args.steps, args.batch, args.max_length)
         print_rows(f"reference ({args.reference}), same run (under cProfile)", ref)
-        by = lambda rows: {r["phase"]: r for r in rows}
-        o, r = by(ours), by(ref)
         print(f"\nside by side under cProfile, {args.steps} steps; real tokens fed forward: reference {ref_tokens:,}, "
               f"crossalign {our_tokens:,} (the reference drops each batch's LM remainder past a block)")
         print(f"{'phase':<24} {'ref s/step':>10} {'ours s/step':>11} {'ref/ours':>9} "
               f"{'ref ms/1k tok':>13} {'ours ms/1k tok':>14} {'ref/ours':>9}")
         side = []
-        for phase, ours_label, ref_label in COMMON:
-            a, b = r[ref_label]["per_step"], o[ours_label]["per_step"]
-            ta, tb = 1e6 * r[ref_label]["seconds"] / ref_tokens, 1e6 * o[ours_label]["seconds"] / our_tokens
+        for ro, rr in zip(comparable(ours), comparable(ref), strict=True):
+            phase = ro["phase"].split(" (")[0]
+            assert phase == rr["phase"].split(" (")[0], (ro["phase"], rr["phase"])
+            a, b = rr["per_step"], ro["per_step"]
+            ta, tb = 1e6 * rr["seconds"] / ref_tokens, 1e6 * ro["seconds"] / our_tokens
             ratio = a / b if b > 1e-9 else float("inf")
             token_ratio = ta / tb if tb > 1e-9 else float("inf")
             side.append({"phase": phase, "reference_s_step": a, "crossalign_s_step": b, "ratio_step": ratio,
@@ -175,11 +162,16 @@ def phase_rows(stats: pstats.Stats, phases: list, steps: int) -> list[dict]:
         sec, calls = cumulative(stats, frag, name)
         if is_top:
             top += sec
-        rows.append({"phase": label, "seconds": sec, "per_step": sec / steps, "calls": calls,
+        rows.append({"phase": label, "seconds": sec, "per_step": sec / steps, "calls": calls, "top": is_top,
                      "share": sec / loop if loop else float("nan")})
-    rows.append({"phase": "unattributed (loop - top-level phases)", "seconds": loop - top,
+    rows.append({"phase": "unattributed (loop - top-level phases)", "seconds": loop - top, "top": False,
                  "per_step": (loop - top) / steps, "calls": 0, "share": (loop - top) / loop if loop else 0})
     return rows
+
+
+def comparable(rows: list[dict]) -> list[dict]:
+    """The rows two trainers share: the loop, the top-level phases and the unattributed rest."""
+    return [rows[0], *(r for r in rows if r["top"]), rows[-1]]
 
 
 def print_rows(title: str, rows: list[dict]) -> None:

@@ -191,6 +191,18 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return plain(cfg)
 
 
+def flat_settings(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested settings dict (``to_dict``'s) as ``{"dotted.key": value}``, the inverse of ``_set_nested``."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_settings(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():

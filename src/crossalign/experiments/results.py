@@ -297,11 +297,10 @@ def select_lever(runs: dict[str, dict], names: list[str]) -> tuple[str, dict[str
     return best, scores
 
 
-def dev_icl_paired(run: dict, base: dict, step: int | None = None) -> dict | None:
-    """:func:`icl_paired` of ``run``'s dev ICL (its final model, or the checkpoint at ``step``) against the
-    base model's, on the same dev items (in-language, the lowest shots scored)."""
-    entry = final_dev_icl(run) if step is None else next((m for m in run["dev_icl"]["models"] if m["step"] == step),
-                                                         None)
+def dev_icl_paired(run: dict, base: dict) -> dict | None:
+    """:func:`icl_paired` of the final model's dev ICL of ``run`` against the base model's, on the same dev
+    items (in-language, the lowest shots scored)."""
+    entry = final_dev_icl(run)
     ref = final_dev_icl(base)
     if entry is None or ref is None:
         return None

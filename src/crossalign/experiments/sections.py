@@ -31,6 +31,7 @@ from crossalign.experiments.results import (
 )
 from crossalign.experiments.tables import pct, signed, table
 from crossalign.experiments.tatoeba import best_dev_layer, dev_mean
+from crossalign.options import flat_settings
 
 TARGETS = {
     "tatoeba_mean": 0.75, "tatoeba_ambitious": 0.80, "xcopa_gain": 0.03, "xcopa_gap": 0.04, "english_drop": 0.01,
@@ -368,19 +369,9 @@ def correlation_section(runs: list[dict]) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", summary
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def lever_change(run: dict, recipe: dict) -> str:
     """What ``run``'s training settings change against the recipe's (``key old → new``)."""
-    a, b = _flat(recipe["config"]["train"], "train."), _flat(run["config"]["train"], "train.")
+    a, b = flat_settings(recipe["config"]["train"], "train."), flat_settings(run["config"]["train"], "train.")
     diffs = [f"{k} {a.get(k)} → {b.get(k)}" for k in sorted(set(a) | set(b))
              if a.get(k) != b.get(k) and not k.startswith("train.training.output_dir")]
     return "; ".join(diffs) or "(no training setting differs)"
@@ -403,10 +394,10 @@ def lever_section(runs: dict[str, dict], recipe: str, candidates: list[str]) -> 
         rows.append([base["name"], "base model, not trained", bt_s, b_mean, "–", b_mean, "yes"])
     for name in names:
         r = runs[name]
+        change = "the recipe" if name == recipe else lever_change(r, rec)
         entry = final_dev_icl(r)
         if entry is None:
-            rows.append([name, lever_change(r, rec) if name != recipe else "the recipe", "–", "not scored", "–", "–",
-                         "–"])
+            rows.append([name, change, "–", "not scored", "–", "–", "–"])
             continue
         tat = r.get("tatoeba_dev")
         tat_s = pct(dev_mean(tat, r["layer"], r["pooling"])) + f" (layer {r['layer']})" if tat else "–"
@@ -414,8 +405,7 @@ def lever_section(runs: dict[str, dict], recipe: str, candidates: list[str]) -> 
         c = dev_icl_paired(r, base) if base else None
         delta = "–" if c is None else (f"{signed(c['diff'])} [{signed(c['ci'][0])}, {signed(c['ci'][1])}], "
                                        f"MDE {pct(c['mde'])}")
-        rows.append([name, "the recipe" if name == recipe else lever_change(r, rec), tat_s, curve, delta,
-                     f"{pct(entry['non_en_mean'])}", "yes" if r.get("tested", True) and r.get("icl") else "no"])
+        rows.append([name, change, tat_s, curve, delta, pct(entry["non_en_mean"]), "yes" if r.get("icl") else "no"])
     try:
         best, scores = select_lever(runs, [recipe, *candidates])
     except ValueError as exc:

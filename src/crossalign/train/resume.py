@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from crossalign.errors import ConfigError
-from crossalign.options import CONFIG_FILENAME, from_dict, to_dict
+from crossalign.options import CONFIG_FILENAME, flat_settings, from_dict, to_dict
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
@@ -98,20 +98,9 @@ def checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
-def _flat(data: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
 def settings_differences(saved: dict, current: dict) -> list[str]:
     """``option: saved -> current`` for every run-defining setting that differs."""
-    a, b = _flat(saved), _flat(current)
+    a, b = flat_settings(saved), flat_settings(current)
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if k not in FREE_ON_RESUME and a.get(k) != b.get(k)]
 
