@@ -22,7 +22,8 @@ def _command_config(path: Path):
         from crossalign.quickstart.config import QuickstartConfig
 
         return QuickstartConfig
-    if rel.name in ("study.yaml", "evidence.yaml"):
+    if len(rel.parts) == 1:
+        # Every other top-level config is a study (study.yaml, evidence.yaml, evidence_long.yaml, ...).
         from crossalign.experiments.config import StudyConfig
 
         return StudyConfig

@@ -35,7 +35,7 @@ from crossalign.eval.loaders import load_items, local_path
 from crossalign.eval.render import encode_pair, prompt, render
 from crossalign.eval.scoring import Request, Scorer
 from crossalign.eval.summary import summarize
-from crossalign.eval.tasks import TASKS, select_task
+from crossalign.eval.tasks import TASKS, TaskSpec, select_task
 from crossalign.languages import normalize
 
 _MIN_GROUP = 8  # items sharing demonstrations that are worth a prefix of their own
@@ -70,6 +70,9 @@ class EvalConfig:
     system_instruction: str | None = field(default=None, metadata={
         "help": "With apply_chat_template: a system message before the prompt."})
     split: str | None = field(default=None, metadata={"help": "Evaluated split (default: each task's)."})
+    task_splits: list[str] = field(default_factory=list, metadata={
+        "help": "The evaluated split of one task, over split, as task=split (e.g. xnli=validation: XNLI on its "
+                "validation split beside XWinograd on its only one, test)."})
     demo_split: str | None = field(default=None, metadata={
         "help": "Split the demonstrations come from (default: each task's)."})
     data_dir: str | None = field(default=None, metadata={
@@ -113,6 +116,16 @@ class EvalConfig:
             for split in (self.split, self.demo_split):
                 if split is not None:
                     spec.check_split(split)
+        names = {spec.name for spec in specs}
+        for entry in self.task_splits:
+            task, sep, split = entry.partition("=")
+            if not sep or not task or not split:
+                raise ConfigError(f"task_splits: {entry!r} is not task=split (e.g. xnli=validation)")
+            spec = select_task(task)[0]
+            if spec.name not in names:
+                raise ConfigError(f"task_splits: {entry!r} names {spec.name}, which is not among the tasks "
+                                  f"{self.tasks}")
+            spec.check_split(split)
         if not self.tasks:
             raise ConfigError(f"tasks: give at least one task; built-in: {', '.join(TASKS)}")
         if not self.shots:
@@ -131,6 +144,20 @@ class EvalConfig:
                 raise ConfigError(f"datasets: {d!r} is not task=id")
 
 
+def task_split(cfg: EvalConfig, spec: TaskSpec) -> str | None:
+    """The split ``task_splits`` gives ``spec``'s task, or None."""
+    for entry in cfg.task_splits:
+        task, _, split = entry.partition("=")
+        if select_task(task)[0].name == spec.name:
+            return split
+    return None
+
+
+def evaluated_split(cfg: EvalConfig, spec: TaskSpec) -> str:
+    """The split of ``spec`` that ``cfg`` evaluates: its task_splits entry, else split, else the task's own."""
+    return spec.check_split(task_split(cfg, spec) or cfg.split or spec.eval_split)
+
+
 def check_data(cfg: EvalConfig) -> None:
     """With ``data_dir``: every local file the configured runs read exists (a ConfigError naming the
     missing one otherwise), so that a run is refused before its model loads, not midway."""
@@ -141,7 +168,7 @@ def check_data(cfg: EvalConfig) -> None:
         spec, only = select_task(task)
         if spec.name in overrides:
             continue
-        eval_split = spec.check_split(cfg.split or spec.eval_split)
+        eval_split = evaluated_split(cfg, spec)
         demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
         for p_lang, s_lang in _pairs(spec, cfg, only):
             local_path(spec, s_lang, eval_split, Path(cfg.data_dir))
@@ -308,7 +335,7 @@ def evaluate(model, tokenizer, cfg: EvalConfig, *, model_name: str = "", log=pri
 def _evaluate_task(task, scorer, tokenizer, cfg, overrides, bar, runs, predictions, log, details,
                    context_for) -> None:
     spec, only = select_task(task)
-    eval_split = spec.check_split(cfg.split or spec.eval_split)
+    eval_split = evaluated_split(cfg, spec)
     demo_split = spec.check_split(cfg.demo_split or spec.demo_split)
     pairs = _pairs(spec, cfg, only)
     if not pairs:

@@ -31,7 +31,7 @@ def dev_eval_config(cfg: ExperimentConfig):
     """``cfg.evaluate`` on the dev split: in-language, every item, the dev shots and seeds."""
     d = cfg.dev_icl
     return dataclasses.replace(cfg.evaluate, split=d.split, shots=list(d.shots), seeds=list(d.seeds),
-                               prompt_language="same", limit=None, demo_split=None)
+                               prompt_language="same", limit=None, demo_split=None, task_splits=[])
 
 
 def non_english_mean(icl: dict, shots: int = 0, english: str = "en") -> float | None:
