@@ -142,3 +142,9 @@ def test_callback_epoch_strategy(tmp_path, right_tokenizer, data_dir):
     ).train()
     assert [h["step"] for h in cb.history] == [3, 6]  # 24 texts / 8 per step, once per epoch
     assert json.loads((tmp_path / "run" / "best_checkpoint.json").read_text())["step"] in (3, 6)
+
+
+def test_callback_refuses_a_test_split_given_per_task(right_tokenizer, data_dir):
+    with pytest.raises(ConfigError, match="xnli: split 'test' is a test split"):
+        ICLEvalCallback(right_tokenizer, EvalConfig(tasks=["xcopa", "xnli"], task_splits=["xnli=test"],
+                                                    split="validation"))

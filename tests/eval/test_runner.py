@@ -100,3 +100,23 @@ def test_unknown_names_are_listed(data_dir):
         EvalConfig(tasks=["xnli", "xwinograd"], split="validation").validate()
     with pytest.raises(ConfigError, match="shots must be >= 0"):
         EvalConfig(shots=[-1]).validate()
+
+
+def test_task_splits_choose_one_tasks_split(data_dir, right_tokenizer, long_model_factory):
+    """task_splits evaluates XNLI on validation beside XWinograd on test (its only split), the same items as
+    XNLI alone with split=validation; and it is refused where it names no task of the run or a bad split."""
+    model = long_model_factory("llama", right_tokenizer)
+    both = EvalConfig(tasks=["xwinograd_fr", "xnli_zh"], task_splits=["xnli=validation"], shots=[0],
+                      data_dir=str(data_dir), limit=3, progress=False)
+    both.validate()
+    res = evaluate(model, right_tokenizer, both, log=quiet)
+    assert {r["task"]: r["split"] for r in res["runs"]} == {"xwinograd": "test", "xnli": "validation"}
+    alone = evaluate(model, right_tokenizer, EvalConfig(tasks=["xnli_zh"], split="validation", shots=[0],
+                                                        data_dir=str(data_dir), limit=3, progress=False),
+                     log=quiet)
+    name = next(n for n in res["predictions"] if n.startswith("xnli"))
+    assert res["details"]["items"][name] == alone["details"]["items"][name]
+    for bad, match in ((["xnli"], "not task=split"), (["pawsx=validation"], "not among the tasks"),
+                       (["xnli=dev"], "no split 'dev'")):
+        with pytest.raises(ConfigError, match=match):
+            EvalConfig(tasks=["xwinograd_fr", "xnli_zh"], task_splits=bad).validate()

@@ -85,7 +85,8 @@ def check_metric(cfg: EvalConfig, metric: str) -> str:
 
 def dev_split(cfg: EvalConfig, task: str) -> str:
     spec = load_task(task)
-    return task_split(cfg, spec) or cfg.split or ("validation" if "validation" in spec.dev_splits() else spec.dev_splits()[-1])
+    default = "validation" if "validation" in spec.dev_splits() else spec.dev_splits()[-1]
+    return task_split(cfg, spec) or cfg.split or default
 
 
 def flatten(results: dict, prefix: str = "icl") -> dict[str, float]:
