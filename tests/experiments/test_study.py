@@ -182,6 +182,32 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert cli_main(["study", "--config", str(path), "--report_only"]) == 0
     assert (tmp / "docs" / "results.md").read_text().splitlines()[4:] == report.splitlines()[4:]
 
+    # the runs archive beside the report: restored into a folder without the runs, it regenerates the same
+    # report and the same archive bytes; runs already there are kept; a file that is no archive exits 2
+    archive = tmp / "docs" / "results" / "runs.json.gz"
+    blob = archive.read_bytes()
+    assert f"`--restore {archive}` first puts back" in report.splitlines()[2]
+    elsewhere = tmp / "elsewhere"
+    capsys.readouterr()
+    assert cli_main(["study", "--config", str(path), "--output_dir", str(elsewhere), "--restore", str(archive),
+                     "--report_only"]) == 0
+    assert "restored 4 run(s)" in capsys.readouterr().out
+    assert sorted(p.parent.name for p in elsewhere.glob("*/results.json")) == sorted(runs)
+    assert (tmp / "docs" / "results.md").read_text().splitlines()[4:] == report.splitlines()[4:]
+    assert archive.read_bytes() == blob
+    kept = elsewhere / "base_tiny" / "results.json"
+    kept.write_text(kept.read_text() + "\n")  # a run already there (it may be newer) is not replaced
+    mark = kept.read_text()
+    assert cli_main(["study", "--config", str(path), "--output_dir", str(elsewhere), "--restore", str(archive),
+                     "--report_only"]) == 0
+    assert "restored 0 run(s)" in capsys.readouterr().out and kept.read_text() == mark
+    (tmp / "not-gz").write_text("{}")
+    for bad, message in ((tmp / "not-gz", "not a gzipped JSON runs archive"), (tmp / "absent.gz", "does not exist")):
+        assert cli_main(["study", "--config", str(path), "--output_dir", str(tmp / "bad"), "--restore", str(bad),
+                         "--report_only"]) == 2
+        assert message in capsys.readouterr().err and not (tmp / "bad").exists()
+    archive.write_bytes(blob)
+
     # a run measured before predictions were stored: its report rows fall back to the unpaired noise,
     # and the next study run re-runs its ICL only (same accuracies), after which they are paired again
     icl_file = tmp / "runs" / "cl_only_tiny" / "measure" / "icl.json"

@@ -206,6 +206,10 @@ class StudyConfig:
         "help": "The command that regenerates the report, printed in its header."})
     quick_report: str = field(default="docs/results-quick.md", metadata={"help": "Report of the quick variant."})
     report_only: bool = field(default=False, metadata={"help": "Rewrite the report from existing results."})
+    restore: str = field(default="", metadata={
+        "help": "A runs archive (the runs.json.gz written beside a report): its runs' results are put back into "
+                "the output folder where it has none, before anything runs (with --report_only: the report is "
+                "regenerated from them, no run needed)."})
     levers: LeverSearchConfig = field(default_factory=LeverSearchConfig, metadata={
         "help": "A lever search selected on dev (the recipe and its candidates)."})
     seen_languages: list[str] = field(default_factory=lambda: list(DDTP_LANGUAGES), metadata={

@@ -7,7 +7,8 @@ Base models run first (aligned runs are compared with them). With ``levers:`` th
 trained and scored on the dev splits only; the one with the best non-English dev ICL accuracy is
 then measured on test (the recipe is measured in any case). A finished stage of any run is
 reused, so an interrupted study continues where it stopped, and ``--report_only`` rewrites the
-report from the results on disk.
+report from the results on disk (``--restore <report folder>/runs.json.gz`` puts them back first,
+where the runs are gone).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from crossalign.errors import ConfigError
+from crossalign.experiments.archive import restore_archive
 from crossalign.experiments.config import ExperimentConfig, StudyConfig
 from crossalign.experiments.experiment import run_experiment
 from crossalign.experiments.report import write_study_report
@@ -79,7 +81,12 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
 
 
 def run_study(cfg: StudyConfig, say=print) -> Path:
-
+    if cfg.restore:
+        # Before planning: --only reads which baselines have results, and they may come from the archive.
+        folder = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
+        restored = restore_archive(cfg.restore, folder)
+        say(f"study: restored {len(restored)} run(s) from {cfg.restore} into {folder}"
+            + (f": {', '.join(restored)}" if restored else " (every run of it already has results there)"))
     exps, out, report = planned(cfg)
     save_config(cfg, out, "study.yaml")
     if not cfg.report_only:
