@@ -164,3 +164,16 @@ def test_catalog_source_that_is_not_name_version_is_refused(tmp_path, capsys):
     assert cli_main(_quickstart_argv(tmp_path, "tinyapp>=1.0")) == 2
     assert "data.sources: 'tinyapp>=1.0' is not name==version" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_icl_keeps_a_split_named_per_task(shared_data):
+    """task_splits names XNLI's split: used as it is, nothing said; the other task still falls back."""
+    from crossalign.eval.runner import EvalConfig
+    from crossalign.pipeline.icl import icl_runs
+
+    said = []
+    ev = EvalConfig(tasks=["xnli", "xwinograd"], languages=["zh"], task_splits=["xnli=validation"],
+                    shots=[0], data_dir=str(shared_data))
+    runs = {r.tasks[0]: r for r in icl_runs(ev, said.append)}
+    assert (runs["xnli"].languages, runs["xnli"].split) == (["zh"], "validation")
+    assert runs["xwinograd"].languages == ["zh"] and not any("xnli" in line for line in said)

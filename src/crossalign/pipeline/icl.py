@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 
 from crossalign.errors import ConfigError, InputError
 from crossalign.eval.loaders import local_path
-from crossalign.eval.runner import evaluate
+from crossalign.eval.runner import evaluate, task_split
 from crossalign.eval.tasks import load_task
 
 
@@ -60,14 +60,16 @@ def icl_runs(ev, say) -> list:
         one = dataclasses.replace(ev, tasks=[task], languages=langs)
         if ev.data_dir:
             prompt = [] if ev.prompt_language == "same" else [ev.prompt_language]
-            langs = [x for x in langs if _local_split(spec, [x, *prompt], spec.eval_split, ev.data_dir)]
+            chosen = task_split(ev, spec) or ev.split  # a split the user named is used as it is
+            wanted = chosen or spec.eval_split
+            langs = [x for x in langs if _local_split(spec, [x, *prompt], wanted, ev.data_dir)]
             if not langs:
                 say(f"ICL: {task} skipped: no files for {ev.languages} in {ev.data_dir}")
                 continue
-            split = ev.split or _local_split(spec, langs, spec.eval_split, ev.data_dir)
+            split = chosen or _local_split(spec, langs, spec.eval_split, ev.data_dir)
             demo = ev.demo_split or _local_split(spec, prompt or langs, spec.demo_split, ev.data_dir)
-            if split != spec.eval_split or demo != spec.demo_split:
-                say(f"ICL: {task}: {ev.data_dir} has no {spec.eval_split}/{spec.demo_split} files for "
+            if split != wanted or demo != (ev.demo_split or spec.demo_split):
+                say(f"ICL: {task}: {ev.data_dir} has no {wanted}/{spec.demo_split} files for "
                     f"{', '.join(langs)}; evaluating {split} with demonstrations from {demo}")
             one = dataclasses.replace(one, languages=langs, split=split, demo_split=demo)
         runs.append(one)
