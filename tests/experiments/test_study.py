@@ -15,6 +15,7 @@ from crossalign.errors import ConfigError
 from crossalign.eval.paired import compare_paired
 from crossalign.experiments.config import StudyConfig
 from crossalign.experiments.results import icl_cells, icl_comparison, mean_and_se, per_language_retrieval, verdict
+from crossalign.experiments.sections import targets_section
 from crossalign.experiments.study import load_experiment, planned
 from crossalign.experiments.tables import pct, signed
 from crossalign.options import load_config
@@ -172,6 +173,14 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     assert want["mde"] > 0.03 and "**underpowered**" in row
     assert "comparisons are underpowered (MDE above the +3-point target effect)" in report
     assert "95% interval excluding 0" in report and "> target, underpowered" in report
+    # English must not drop on any task: the same rows computed as XCOPA's for a task without XCOPA's gap rows
+    as_task = lambda r: json.loads(json.dumps(r).replace('"xcopa', '"xwinograd'))
+    _, checks = targets_section([as_task(afp)], {"base_tiny": as_task(base)}, {"de", "fr"})
+    english = [c for c in checks if c["target"] == "xwinograd: English not more than 1 point below the base"]
+    xcopa_row = next(c for c in json.loads((tmp / "docs" / "results" / "summary.json").read_text())["targets"]
+                     if c["run"] == "afp_tiny" and c["target"] == "XCOPA English not more than 1 point below the base")
+    assert [(c["value"], c["met"]) for c in english] == [(xcopa_row["value"], xcopa_row["met"])]
+    assert not any(c["target"].startswith("XCOPA") for c in checks)
 
     # a second run reuses every stage (no training), and --report_only rewrites the report alone
     capsys.readouterr()
