@@ -177,10 +177,14 @@ def test_study_end_to_end_and_report_numbers(study, capsys):
     as_task = lambda r: json.loads(json.dumps(r).replace('"xcopa', '"xwinograd'))
     _, checks = targets_section([as_task(afp)], {"base_tiny": as_task(base)}, {"de", "fr"})
     english = [c for c in checks if c["target"] == "xwinograd: English not more than 1 point below the base"]
-    xcopa_row = next(c for c in json.loads((tmp / "docs" / "results" / "summary.json").read_text())["targets"]
-                     if c["run"] == "afp_tiny" and c["target"] == "XCOPA English not more than 1 point below the base")
+    xcopa_checks = [c for c in json.loads((tmp / "docs" / "results" / "summary.json").read_text())["targets"]
+                    if c["run"] == "afp_tiny"]
+    xcopa_row = next(c for c in xcopa_checks if c["target"] == "XCOPA English not more than 1 point below the base")
     assert [(c["value"], c["met"]) for c in english] == [(xcopa_row["value"], xcopa_row["met"])]
     assert not any(c["target"].startswith("XCOPA") for c in checks)
+    # a lever run measured on test (selected on dev, or a study's recipe) is checked against the targets as well
+    as_lever = targets_section([{**afp, "group": "lever"}], {"base_tiny": base}, {"de", "fr"})[1]
+    assert [c["target"] for c in as_lever] == [c["target"] for c in xcopa_checks]
 
     # a second run reuses every stage (no training), and --report_only rewrites the report alone
     capsys.readouterr()

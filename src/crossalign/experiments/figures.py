@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from crossalign.analysis.plots import plot_projection, save_png
-from crossalign.experiments.results import ALIGNMENT_METRICS, alignment_accuracy
+from crossalign.experiments.results import ALIGNMENT_METRICS, MAIN_GROUPS, alignment_accuracy
 from crossalign.model.pooling import POOLING_METHODS
 
 
@@ -53,7 +53,7 @@ def figures(runs: list[dict], bases: dict[str, dict], fig_dir: Path) -> dict[str
                                  f"{base['model']}: Tatoeba retrieval per layer (dotted: aligned layer)")
         out["layers"].append((base_name, path))
     for r in runs:
-        if not r["align"] or r["group"] not in ("afp", "reference"):
+        if not r["align"] or r["group"] not in (*MAIN_GROUPS, "reference"):
             continue
         base = bases[r["baseline"]]
         layer = str(r["layer"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from crossalign.experiments.archive import NAME as ARCHIVE
 from crossalign.experiments.archive import write_archive
 from crossalign.experiments.figures import figures, plot_alignment_accuracy
-from crossalign.experiments.results import load_results
+from crossalign.experiments.results import MAIN_GROUPS, load_results
 from crossalign.experiments.sections import (
     TARGETS,
     baselines_section,
@@ -132,7 +132,7 @@ def render(all_runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: di
     for base_name, path in figs.get("layers", []):
         parts.append(f"\n![per-layer retrieval, {base_name}]({rel(path)})\n")
     for r in aligned:
-        if r["group"] == "afp":
+        if r["group"] in MAIN_GROUPS:
             parts += [f"\n### Per language: {r['name']} against {r['baseline']}\n",
                       language_section(r, bases[r["baseline"]], seen)]
     for name, path in figs.get("projections", []):
@@ -163,7 +163,7 @@ def render(all_runs: list[dict], cfg, fig_dir: Path, report_path: Path, figs: di
     if untested:
         parts.append(f"\nNot evaluated on ICL (Tatoeba only, to fit the CPU budget): {', '.join(untested)}.\n")
     for r in aligned:
-        if r["group"] == "afp" and r["icl"]["runs"]:
+        if r["group"] in MAIN_GROUPS and r["icl"]["runs"]:
             parts += [f"\n### Per language, 0-shot in-language: {r['name']} against {r['baseline']}\n",
                       icl_language_section(r, bases[r["baseline"]])]
     base_md = baselines_section(aligned + steered, bases) if steered else ""

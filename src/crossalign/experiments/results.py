@@ -41,6 +41,10 @@ from crossalign.retrieval import peak_layer
 
 # ---------------------------------------------------------------- loading
 UNSEEN_FOCUS = ["tr", "id", "vi"]
+# Runs whose results are the study's answer: its recipes (afp) and a lever candidate measured on test (the one
+# selected on dev, or a lever run as the recipe of a study without a lever search); their targets, per-language
+# tables and projections are reported. Candidates scored on dev only never reach the test sections.
+MAIN_GROUPS = ("afp", "lever")
 
 def load_results(root: Path) -> list[dict]:
     out = []

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from crossalign.experiments.results import (
     ALIGNMENT_METRICS,
+    MAIN_GROUPS,
     UNSEEN_FOCUS,
     alignment_accuracy,
     best_layer,
@@ -44,7 +45,7 @@ def targets_section(runs: list[dict], bases: dict[str, dict], seen: set[str]) ->
     rows, checks = [], []
     replicas = replica_parents(runs)
     for run in runs:
-        if run["group"] != "afp" or run["name"] in replicas:
+        if run["group"] not in MAIN_GROUPS or run["name"] in replicas:
             continue  # replicas appear in the training-seed section
         base = bases[run["baseline"]]
         t = compare_tatoeba(run, base, seen)
