@@ -55,8 +55,13 @@ def test_fsdp_two_processes_equal_one(case, runs):
         assert rank["local_fraction"] < 0.6, f"rank holds {rank['local_fraction']:.0%} of the model: not sharded"
         for step in range(STEPS):
             assert math.isclose(rank["losses"][step], one["losses"][step], rel_tol=1e-5), f"loss of step {step}"
-            assert_grads_close(rank["grads"][step], one["grads"][step], what=f"gradients of step {step}")
-        assert_grads_close(rank["params"], one["params"], what=f"parameters after {STEPS} steps")
+            # The first step's gradients agree to 1e-5 of their scale. Later ones carry the rounding of the
+            # updates before them (two ranks reduce in another order than one process): 1.1e-5 of the scale
+            # at step 2 on an Intel Xeon, where the AMD EPYC stayed under 1e-5. A rank whose gradients were
+            # not reduced differs by a sizeable fraction of the scale, far above 1e-4.
+            assert_grads_close(rank["grads"][step], one["grads"][step], rtol=1e-5 if step == 0 else 1e-4,
+                               what=f"gradients of step {step}")
+        assert_grads_close(rank["params"], one["params"], rtol=1e-4, what=f"parameters after {STEPS} steps")
     for name in one["params"]:
         assert torch.equal(two[0]["params"][name], two[1]["params"][name]), f"the ranks hold different {name}"
 
