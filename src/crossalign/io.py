@@ -20,7 +20,7 @@ from typing import IO, Any
 from crossalign.errors import InputError, OutputPathError
 
 
-def _nearest_existing(path: Path) -> Path:
+def nearest_existing(path: Path) -> Path:
     """``path`` itself or its closest ancestor that exists (the folder a write would create under)."""
     probe = path
     while not probe.exists() and probe != probe.parent:
@@ -30,7 +30,7 @@ def _nearest_existing(path: Path) -> Path:
 
 def _check_creatable(folder: Path, option: str) -> None:
     """Raise ``OutputPathError`` unless ``folder`` (and any missing folder above it) can be written."""
-    base = _nearest_existing(folder)
+    base = nearest_existing(folder)
     if not base.is_dir():
         raise OutputPathError(f"{option}: cannot write under {folder}: {base} is a file, not a folder")
     try:  # the real test: root passes os.access on a read-only mount or an immutable folder

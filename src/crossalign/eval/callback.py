@@ -39,7 +39,7 @@ import statistics
 from transformers import TrainerCallback
 
 from crossalign.errors import ConfigError
-from crossalign.eval.runner import EvalConfig, evaluate, language_pairs, task_split
+from crossalign.eval.runner import EvalConfig, evaluate, language_pairs, named_split
 from crossalign.eval.tasks import load_task
 from crossalign.io import atomic_write, write_json
 
@@ -52,7 +52,7 @@ def validation_config(cfg: EvalConfig) -> None:
         if not dev:
             raise ConfigError(f"task {spec.name} has only test splits ({', '.join(spec.test_splits)}); "
                               "it cannot be used to select checkpoints")
-        for what, split in (("split", task_split(cfg, spec) or cfg.split), ("demo_split", cfg.demo_split)):
+        for what, split in (("split", named_split(cfg, spec)), ("demo_split", cfg.demo_split)):
             if split is not None and split in spec.test_splits:
                 raise ConfigError(f"task {spec.name}: {what} {split!r} is a test split; during training "
                                   f"use a validation split ({', '.join(dev)})")
@@ -86,7 +86,7 @@ def check_metric(cfg: EvalConfig, metric: str) -> str:
 def dev_split(cfg: EvalConfig, task: str) -> str:
     spec = load_task(task)
     default = "validation" if "validation" in spec.dev_splits() else spec.dev_splits()[-1]
-    return task_split(cfg, spec) or cfg.split or default
+    return named_split(cfg, spec) or default
 
 
 def flatten(results: dict, prefix: str = "icl") -> dict[str, float]:

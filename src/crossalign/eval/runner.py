@@ -144,18 +144,19 @@ class EvalConfig:
                 raise ConfigError(f"datasets: {d!r} is not task=id")
 
 
-def task_split(cfg: EvalConfig, spec: TaskSpec) -> str | None:
-    """The split ``task_splits`` gives ``spec``'s task, or None."""
+def named_split(cfg: EvalConfig, spec: TaskSpec) -> str | None:
+    """The split the user named for ``spec``'s task: its ``task_splits`` entry, else ``split``; None when
+    neither names one (the task's own default applies)."""
     for entry in cfg.task_splits:
         task, _, split = entry.partition("=")
         if select_task(task)[0].name == spec.name:
             return split
-    return None
+    return cfg.split
 
 
 def evaluated_split(cfg: EvalConfig, spec: TaskSpec) -> str:
-    """The split of ``spec`` that ``cfg`` evaluates: its task_splits entry, else split, else the task's own."""
-    return spec.check_split(task_split(cfg, spec) or cfg.split or spec.eval_split)
+    """The split of ``spec`` that ``cfg`` evaluates: the one named for it, else the task's own."""
+    return spec.check_split(named_split(cfg, spec) or spec.eval_split)
 
 
 def check_data(cfg: EvalConfig) -> None:

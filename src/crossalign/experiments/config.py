@@ -215,6 +215,11 @@ class StudyConfig:
     seen_languages: list[str] = field(default_factory=lambda: list(DDTP_LANGUAGES), metadata={
         "help": "Languages with alignment pairs (the rest are reported as unseen)."})
 
+    @property
+    def folder(self) -> str:
+        """The output folder of the variant run: quick_output_dir with --quick, else output_dir."""
+        return self.quick_output_dir if self.quick else self.output_dir
+
     def validate(self) -> None:
         for name in ("full_overrides", "quick_overrides"):
             for item in getattr(self, name):

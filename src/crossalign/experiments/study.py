@@ -68,7 +68,7 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
         if e.compared and by_name[e.baseline].compared:
             raise ConfigError(f"{e.name}: baseline {e.baseline!r} is not a base model (align: false, no steer)")
     baselines = {by_name[n].baseline for n in wanted if by_name[n].compared} - wanted
-    out = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
+    out = Path(cfg.folder)
     if cfg.only:
         # A baseline pulled in by --only is measured only if it has no results yet: re-measuring it
         # under other settings would replace the results the earlier runs were compared with.
@@ -83,9 +83,8 @@ def planned(cfg: StudyConfig) -> tuple[list[ExperimentConfig], Path, Path]:
 def run_study(cfg: StudyConfig, say=print) -> Path:
     if cfg.restore:
         # Before planning: --only reads which baselines have results, and they may come from the archive.
-        folder = Path(cfg.quick_output_dir if cfg.quick else cfg.output_dir)
-        restored = restore_archive(cfg.restore, folder)
-        say(f"study: restored {len(restored)} run(s) from {cfg.restore} into {folder}"
+        restored = restore_archive(cfg.restore, cfg.folder)
+        say(f"study: restored {len(restored)} run(s) from {cfg.restore} into {cfg.folder}"
             + (f": {', '.join(restored)}" if restored else " (every run of it already has results there)"))
     exps, out, report = planned(cfg)
     save_config(cfg, out, "study.yaml")

@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 
 from crossalign.errors import ConfigError, InputError
 from crossalign.eval.loaders import local_path
-from crossalign.eval.runner import evaluate, task_split
+from crossalign.eval.runner import evaluate, named_split
 from crossalign.eval.tasks import load_task
 
 
@@ -60,7 +60,7 @@ def icl_runs(ev, say) -> list:
         one = dataclasses.replace(ev, tasks=[task], languages=langs)
         if ev.data_dir:
             prompt = [] if ev.prompt_language == "same" else [ev.prompt_language]
-            chosen = task_split(ev, spec) or ev.split  # a split the user named is used as it is
+            chosen = named_split(ev, spec)  # a split the user named is used as it is
             wanted = chosen or spec.eval_split
             langs = [x for x in langs if _local_split(spec, [x, *prompt], wanted, ev.data_dir)]
             if not langs:
